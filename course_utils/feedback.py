@@ -1,0 +1,110 @@
+"""How a checker talks to a student: one line per verdict, the mistake named, no traceback.
+
+A checker opens a :class:`Check` for its task, runs its cases, and either calls
+:meth:`Check.fail` with a message that names the mistake (which raises :class:`CheckFailed`)
+or lets the ``with`` block end, which prints the success line::
+
+    with Check("derivative") as check:
+        check.case(...)            # one passed case
+        check.fail("you returned f(x) instead of f'(x) ...")
+
+The student sees ``✗ derivative — you returned f(x) ...`` or
+``✓ derivative — 5/5 checks passed (max error 2e-16; should be below 1e-6)``. The same text
+is what nbgrader records, because a failed check raises (so the graded cell fails) and
+IPython shows only the message (``_render_traceback_``) instead of a stack trace.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+PASS_MARK = "✓"
+FAIL_MARK = "✗"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class CheckFailed(AssertionError):
+    """A check that did not pass. Its message is the whole story: IPython shows no traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython hook: what to show instead of a trace
+        return str(self).splitlines()
+
+
+class Check:
+    """Collects the passed cases of one task and reports the verdict in one line."""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        self.passed = 0
+        self.details: list[str] = []
+
+    def __enter__(self) -> Check:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            detail = f" ({'; '.join(self.details)})" if self.details else ""
+            print(f"{PASS_MARK} {self.task} — {self.passed}/{self.passed} checks passed{detail}")
+        return False
+
+    def case(self, detail: str | None = None) -> None:
+        """Record one passed case; ``detail`` (a measured number, say) is shown on success."""
+        self.passed += 1
+        if detail:
+            self.details.append(detail)
+
+    def fail(self, message: str) -> NoReturn:
+        """Stop with the mistake named: ``✗ task — message``."""
+        raise CheckFailed(f"{FAIL_MARK} {self.task} — {message}")
+
+    def require(self, condition: bool, message: str) -> None:
+        """Pass one case if ``condition`` holds, else fail with ``message``."""
+        if not condition:
+            self.fail(message)
+        self.case()
+
+    def call(self, fn: Any, *args: Any, name: str | None = None, **kwargs: Any) -> Any:
+        """Call the student's ``fn``; turn a stub or a crash into a message that says so."""
+        label = name or getattr(fn, "__name__", "your function")
+        if not callable(fn):
+            self.fail(
+                f"`{label}` should be a function, but it is a {type(fn).__name__}. "
+                "Define it with `def` in the answer cell and run that cell again."
+            )
+        try:
+            return fn(*args, **kwargs)
+        except NotImplementedError:
+            self.fail(
+                f"not answered yet: `{label}` still raises NotImplementedError. Replace "
+                "`raise NotImplementedError()` in the answer cell with your code, run it, "
+                "then run this check again."
+            )
+        except CheckFailed:
+            raise
+        except Exception as error:  # the student's code crashed: say where, in their code
+            self.fail(
+                f"`{label}` raised {type(error).__name__}: {error}{_where(error)}. "
+                "Run the answer cell on its own to see the full error."
+            )
+
+
+def _where(error: BaseException) -> str:
+    """' (at line N: `code`)' for the deepest frame outside course_utils, if any."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not Path(frame.filename).resolve().is_relative_to(_PACKAGE_DIR)
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    code = f": `{frame.line.strip()}`" if frame.line else ""
+    return f" (at line {frame.lineno}{code})"
+
+
+def fmt(value: float) -> str:
+    """A number as a student would like to read it: 4 significant digits."""
+    return f"{value:.4g}"
+
