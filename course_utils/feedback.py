@@ -17,6 +17,7 @@ IPython shows only the message (``_render_traceback_``) instead of a stack trace
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -65,8 +66,18 @@ class Check:
             self.fail(message)
         self.case()
 
-    def call(self, fn: Any, *args: Any, name: str | None = None, **kwargs: Any) -> Any:
-        """Call the student's ``fn``; turn a stub or a crash into a message that says so."""
+    def call(
+        self,
+        fn: Any,
+        *args: Any,
+        name: str | None = None,
+        explain: Callable[[Exception], str | None] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Call the student's ``fn``; turn a stub or a crash into a message that says so.
+
+        ``explain`` may recognise a known error and return the mistake it reveals.
+        """
         label = name or getattr(fn, "__name__", "your function")
         if not callable(fn):
             self.fail(
@@ -84,6 +95,9 @@ class Check:
         except CheckFailed:
             raise
         except Exception as error:  # the student's code crashed: say where, in their code
+            hint = explain(error) if explain else None
+            if hint:
+                self.fail(f"{hint} (`{label}` raised {type(error).__name__}{_where(error)}).")
             self.fail(
                 f"`{label}` raised {type(error).__name__}: {error}{_where(error)}. "
                 "Run the answer cell on its own to see the full error."
