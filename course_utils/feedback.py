@@ -33,6 +33,14 @@ class CheckFailed(AssertionError):
         return str(self).splitlines()
 
 
+# `checks.load` re-executes this module; keep one CheckFailed class across reloads so that
+# `except CheckFailed` written before a reload still catches failures raised after it.
+_first = globals().get("_FIRST_CHECK_FAILED")
+if isinstance(_first, type) and issubclass(_first, AssertionError):
+    CheckFailed = _first  # noqa: F811
+_FIRST_CHECK_FAILED = CheckFailed
+
+
 class Check:
     """Collects the passed cases of one task and reports the verdict in one line."""
 

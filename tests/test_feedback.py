@@ -77,3 +77,23 @@ def test_call_returns_the_students_result():
 def test_fmt_keeps_four_significant_digits():
     assert fmt(0.123456) == "0.1235"
     assert fmt(123456.0) == "1.235e+05"
+
+
+def test_checks_load_undoes_a_monkeypatched_checker(capsys):
+    """A student who replaces a checker (or the feedback core) cannot fool the graded cell."""
+    from course_utils import checks
+
+    module = checks.load("autograd")
+    module.derivative = lambda answer, **kwargs: print("✓ derivative — patched")
+    module.Check.fail = lambda self, message: None
+    fresh = checks.load("autograd")
+    with pytest.raises(AssertionError, match="f\\(x\\) itself"):
+        fresh.derivative(lambda x: x**2 * fresh.torch.sin(x))
+    assert "patched" not in capsys.readouterr().out
+
+
+def test_checks_load_rejects_a_bad_name():
+    from course_utils import checks
+
+    with pytest.raises(ValueError, match="not a checker module name"):
+        checks.load("../feedback")
