@@ -7,10 +7,11 @@ The output (default ``course_utils/fixtures/paraphrase``) is ``train.tsv`` (480 
 tab-separated, UTF-8 with a byte-order mark on train and dev, double quotes inside sentences.
 A fixed seed makes every run write the same bytes.
 
-A positive pair says the same facts in two wordings. A negative pair is one of: a sentence that
-contradicts the first (denied, rejected, no ...), the same kind of event with other numbers and
-a changed verb (rose/fell, cut/hire ...), or another event about the same company. So a tiny
-model can learn the task in seconds, yet it has to read both sentences to get all of it.
+A positive pair says the same facts in two wordings (one may add "on Monday" or "officials
+said"). A negative pair is one of: a sentence that contradicts the first (not, no, denied,
+rejected ...), the same kind of event with other numbers and a changed verb (rose/fell,
+cut/hire ...), or another event about the same company ("Separately, ..."). Cue words make the
+task learnable by a tiny model in seconds; the altered pairs still need both sentences read.
 """
 
 from __future__ import annotations
@@ -296,8 +297,8 @@ def _slots(rng: random.Random, frame: Frame) -> Slots:
 
 
 def _fill(template: str, slots: Slots, rng: random.Random, tail: bool = False) -> str:
-    """Fill a template; sometimes add a harmless tail before the final period."""
-    text = template.format(**slots)
+    """Fill a template, capitalised; sometimes add a harmless tail before the final period."""
+    text = _cap(template.format(**slots))
     extra = rng.choice(TAILS).format(**slots) if tail else ""
     quiet = "{day}" in template or " said" in text or text.endswith('."')
     if extra and text.endswith(".") and not quiet:

@@ -1,0 +1,183 @@
+"""Check the course environment: ``python -m course_utils.env`` or ``check_environment()``.
+
+Prints one line per key package (``[OK] torch 2.13.0`` / ``[FAIL] transformers 4.1.0 (need
+5.23.0)`` / ``[FAIL] nbval not installed``), then the device and the active profile.
+
+Versions are compared with the exact pins of the course's ``requirements.txt`` when one is
+found: walking up from this package's folder, then from the current directory; a file counts
+only if it pins ``transformers``. Without one (say, ``pip install`` on Colab) they are compared
+with the minimum versions the code needs.
+
+The student packages (``STUDENT_PACKAGES``) and a profile that cannot load decide the verdict.
+The instructor and test tools (``INSTRUCTOR_PACKAGES``: nbgrader, nbval, jupyterlab, pytest) are
+shown for information, as ``[--]`` when missing and ``[WARN]`` when off their pin, and never fail
+the check. The module exits with 0 when everything needed is OK, else 1.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+STUDENT_PACKAGES = (
+    "torch", "transformers", "datasets", "evaluate", "accelerate", "tqdm", "matplotlib",
+    "ipywidgets", "numpy",
+)
+INSTRUCTOR_PACKAGES = ("nbgrader", "nbval", "jupyterlab", "pytest")
+MINIMUM_VERSIONS = {
+    "torch": "2.1", "transformers": "4.40", "datasets": "2.18", "evaluate": "0.4",
+    "accelerate": "0.30", "tqdm": "4.66", "matplotlib": "3.7", "ipywidgets": "8.0",
+    "numpy": "1.24",
+}
+_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
+
+
+def normalize(name: str) -> str:
+    """A distribution name as pip compares it: lower case, runs of ``-_.`` as one ``-``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_pins(path: str | os.PathLike) -> dict[str, str]:
+    """The ``name==version`` lines of a requirements file, by normalized name."""
+    pins = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        match = _PIN.match(line)
+        if match:
+            pins[normalize(match.group(1))] = match.group(2)
+    return pins
+
+
+def find_requirements(starts: Iterable[Path] | None = None) -> Path | None:
+    """The nearest ``requirements.txt`` that pins transformers, walking up from each start."""
+    if starts is None:
+        starts = [Path(__file__).resolve().parent, Path.cwd()]
+    for start in starts:
+        for folder in [start, *start.parents]:
+            candidate = folder / "requirements.txt"
+            if candidate.is_file() and "transformers" in read_pins(candidate):
+                return candidate
+    return None
+
+
+def _same_release(installed: str, pinned: str) -> bool:
+    try:
+        from packaging.version import Version
+
+        return Version(installed).public == Version(pinned).public  # 2.13.0+cpu is 2.13.0
+    except Exception:
+        return installed.split("+")[0] == pinned
+
+
+def _at_least(installed: str, minimum: str) -> bool:
+    try:
+        from packaging.version import Version
+
+        return Version(installed) >= Version(minimum)
+    except Exception:
+        return True
+
+
+@dataclass(frozen=True)
+class PackageStatus:
+    """One package: what is installed, what is wanted, and whether that is fine."""
+
+    name: str
+    installed: str | None
+    wanted: str | None  # "5.23.0" (exact pin), ">= 4.40" (minimum) or None
+    ok: bool
+    optional: bool = False
+
+    def line(self) -> str:
+        """The report line, e.g. ``[FAIL] transformers 4.1.0 (need 5.23.0)``."""
+        note = " (for instructors and tests)" if self.optional else ""
+        if self.installed is None:
+            return f"{'[--]' if self.optional else '[FAIL]'} {self.name} not installed{note}"
+        if self.ok:
+            return f"[OK] {self.name} {self.installed}"
+        mark = "[WARN]" if self.optional else "[FAIL]"
+        return f"{mark} {self.name} {self.installed} (need {self.wanted}){note}"
+
+
+def check_package(
+    name: str, pins: dict[str, str] | None = None, optional: bool = False
+) -> PackageStatus:
+    """Compare one installed package with its pin, else with its minimum version, if any."""
+    try:
+        installed = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return PackageStatus(name, None, None, False, optional)
+    pin = (pins or {}).get(normalize(name))
+    if pin is not None:
+        return PackageStatus(name, installed, pin, _same_release(installed, pin), optional)
+    minimum = MINIMUM_VERSIONS.get(name)
+    if minimum is not None:
+        return PackageStatus(
+            name, installed, f">= {minimum}", _at_least(installed, minimum), optional
+        )
+    return PackageStatus(name, installed, None, True, optional)
+
+
+def device_line() -> str:
+    """Which accelerator torch will use: a CUDA GPU, a TPU, Apple's MPS, or the CPU."""
+    try:
+        import torch
+    except ImportError:
+        return "[FAIL] device: torch is not installed"
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        return f"[OK] device: CUDA GPU {torch.cuda.get_device_name(0)} ({count} visible)"
+    if importlib.util.find_spec("torch_xla") is not None:
+        return "[OK] device: TPU (torch_xla is installed)"
+    if torch.backends.mps.is_available():
+        return "[OK] device: Apple MPS GPU"
+    return f"[OK] device: CPU only ({os.cpu_count()} cores): fine for the smoke profile"
+
+
+def profile_lines() -> tuple[bool, list[str]]:
+    """The active profile and what it loads, or the reason it cannot load; never raises."""
+    try:
+        from course_utils.profiles import get_profile
+
+        profile = get_profile()
+    except Exception as error:  # the check must report, not crash
+        return False, [f"[FAIL] profile: {error}"]
+    return True, ["[OK] " + profile.describe()]
+
+
+def check_environment(packages: Iterable[str] | None = None) -> bool:
+    """Print the report; True when the packages, the device and the profile are all OK.
+
+    ``packages`` replaces the student packages checked (the instructor tools are then skipped).
+    """
+    requirements = find_requirements()
+    pins = read_pins(requirements) if requirements else {}
+    source = f"pins of {requirements}" if requirements else "minimum versions (no requirements.txt)"
+    print(f"Python {platform.python_version()}; packages compared with the {source}")
+    required = list(packages) if packages is not None else list(STUDENT_PACKAGES)
+    optional = [] if packages is not None else list(INSTRUCTOR_PACKAGES)
+    statuses = [check_package(name, pins) for name in required]
+    statuses += [check_package(name, pins, optional=True) for name in optional]
+    for status in statuses:
+        print(status.line())
+    device = device_line()
+    print(device)
+    profile_ok, lines = profile_lines()
+    print("\n".join(lines))
+    packages_ok = all(status.ok for status in statuses if not status.optional)
+    return packages_ok and profile_ok and not device.startswith("[FAIL]")
+
+
+def main() -> int:
+    """Run the check; the exit code is 0 when everything needed is OK, else 1."""
+    return 0 if check_environment() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

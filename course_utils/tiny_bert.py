@@ -1,0 +1,121 @@
+"""The smoke profile's checkpoint: a tiny, randomly initialised BERT and its tokenizer.
+
+:func:`tiny_checkpoint` builds it once into ``$COURSE_CACHE`` (default
+``~/.cache/course_utils``) and returns the directory, which ``AutoTokenizer.from_pretrained``
+and ``AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)`` load exactly
+like ``bert-base-uncased``. The weights come from ``torch.manual_seed(0)`` and the WordPiece
+vocabulary from the words of the shipped paraphrase fixture, so every build writes the same
+bytes. The folder name carries a hash of the builder and of the fixture, and the build is
+atomic (a temporary folder renamed into place), so processes started together by
+``accelerate launch`` can all call it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import string
+import tempfile
+from pathlib import Path
+
+from course_utils.profiles import FIXTURE_DIR
+
+BUILD_VERSION = "1"
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+MAX_LENGTH = 128
+CONFIG = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": MAX_LENGTH,
+}
+_FIXTURE_FILES = ("train.tsv", "dev.tsv", "test.tsv")
+
+
+def cache_root() -> Path:
+    """Where built artefacts live: ``$COURSE_CACHE`` or ``~/.cache/course_utils``."""
+    return Path(os.environ.get("COURSE_CACHE") or "~/.cache/course_utils").expanduser()
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256(f"{BUILD_VERSION}|{sorted(CONFIG.items())}".encode())
+    for name in _FIXTURE_FILES:
+        digest.update((FIXTURE_DIR / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def tiny_checkpoint() -> str:
+    """The directory of the tiny BERT checkpoint, built on first use."""
+    final = cache_root() / f"tiny-bert-v{BUILD_VERSION}-{_fingerprint()}"
+    if final.is_dir():
+        return str(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=".tiny-bert-building-", dir=final.parent))
+    try:
+        write_checkpoint(workdir)
+        for path in [workdir, *workdir.iterdir()]:  # mkdtemp makes it private; share it
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        try:
+            os.rename(workdir, final)
+        except OSError:
+            if not final.is_dir():  # not a lost race: a real failure
+                raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return str(final)
+
+
+def fixture_words() -> list[str]:
+    """The sorted words of the fixture's sentences, normalised and split the way BERT does."""
+    from tokenizers.normalizers import BertNormalizer
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    normalizer = BertNormalizer(lowercase=True)
+    splitter = BertPreTokenizer()
+    words: set[str] = set()
+    for name in _FIXTURE_FILES:
+        lines = (FIXTURE_DIR / name).read_text(encoding="utf-8-sig").splitlines()[1:]
+        for line in lines:
+            for sentence in line.split("\t")[3:]:
+                text = normalizer.normalize_str(sentence)
+                words.update(word for word, _ in splitter.pre_tokenize_str(text))
+    return sorted(words)
+
+
+def build_vocab() -> list[str]:
+    """Special tokens, single characters and their ``##`` forms, then the fixture's words."""
+    words = fixture_words()
+    chars = sorted(set(string.ascii_lowercase + string.digits + string.punctuation))
+    chars += sorted({c for word in words for c in word} - set(chars))
+    vocab = SPECIAL_TOKENS + chars + ["##" + c for c in chars]
+    known = set(vocab)
+    return vocab + [word for word in words if word not in known]
+
+
+def write_checkpoint(directory: str | os.PathLike) -> None:
+    """Write the tokenizer and the seeded BertModel into ``directory`` (no caching)."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers.utils import logging
+
+    directory = Path(directory)
+    vocab = build_vocab()
+    vocab_file = directory / "vocab.txt"
+    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(
+        vocab=str(vocab_file), do_lower_case=True, model_max_length=MAX_LENGTH
+    )
+    tokenizer.save_pretrained(directory)
+    config = BertConfig(vocab_size=len(vocab), pad_token_id=0, **CONFIG)
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+        torch.manual_seed(0)
+        model = BertModel(config)
+    bars_were_on = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()  # no "Writing model shards" bar for a 200 KB file
+    try:
+        model.save_pretrained(directory)
+    finally:
+        if bars_were_on:
+            logging.enable_progress_bar()

@@ -1,0 +1,115 @@
+"""The environment check: pins, report lines, verdict, and a profile error that is reported,
+not raised."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from course_utils import env, profiles, tiny_bert
+from course_utils.env import PackageStatus, check_environment, check_package, read_pins
+
+REPO = Path(__file__).resolve().parents[1]
+TORCH = importlib.metadata.version("torch")
+NUMPY = importlib.metadata.version("numpy")
+
+
+@pytest.fixture(autouse=True)
+def smoke(monkeypatch):
+    for name in ("COURSE_CHECKPOINT", "COURSE_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    monkeypatch.setattr(tiny_bert, "tiny_checkpoint", lambda: "/cache/tiny-bert-v1-fake")
+    monkeypatch.setattr(profiles, "hub_reachable", lambda timeout: pytest.fail("probed the Hub"))
+
+
+def pin_file(tmp_path: Path, **pins: str) -> Path:
+    lines = ["# a comment", "", "transformers==" + importlib.metadata.version("transformers")]
+    lines += [f"{name}=={version}" for name, version in pins.items()]
+    path = tmp_path / "requirements.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_read_pins_normalizes_names_and_skips_the_rest(tmp_path):
+    path = tmp_path / "requirements.txt"
+    path.write_text("# header\nJinja2==3.1.6\nPyYAML == 6.0.3  # why\nnest_asyncio2==1.7.4\n"
+                    "-e .\ntorch>=2\n", encoding="utf-8")
+    assert read_pins(path) == {"jinja2": "3.1.6", "pyyaml": "6.0.3", "nest-asyncio2": "1.7.4"}
+
+
+def test_find_requirements_walks_up_and_wants_a_transformers_pin(tmp_path):
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    (tmp_path / "a" / "requirements.txt").write_text("flask==3.0\n", encoding="utf-8")
+    pins = pin_file(tmp_path)
+    assert env.find_requirements([nested]) == pins
+    assert env.find_requirements() == REPO / "requirements.txt"  # the course's own
+
+
+def test_package_lines():
+    assert check_package("torch", {"torch": TORCH}).line() == f"[OK] torch {TORCH}"
+    wrong = check_package("torch", {"torch": "0.0.1"})
+    assert not wrong.ok and wrong.line() == f"[FAIL] torch {TORCH} (need 0.0.1)"
+    missing = check_package("no-such-package-xyz")
+    assert not missing.ok and missing.line() == "[FAIL] no-such-package-xyz not installed"
+
+
+def test_local_version_labels_match_their_pin():
+    assert env._same_release("2.13.0+cpu", "2.13.0")
+    assert not env._same_release("2.13.1", "2.13.0")
+    assert PackageStatus("torch", "2.1.0", "2.13.0", False).line() == (
+        "[FAIL] torch 2.1.0 (need 2.13.0)")
+
+
+def test_without_pins_minimum_versions_apply(monkeypatch):
+    assert check_package("numpy", {}).ok
+    monkeypatch.setitem(env.MINIMUM_VERSIONS, "numpy", "999.0")
+    status = check_package("numpy", {})
+    assert not status.ok and status.line() == f"[FAIL] numpy {NUMPY} (need >= 999.0)"
+
+
+def test_instructor_tools_never_fail_the_check():
+    missing = check_package("no-such-package-xyz", optional=True)
+    assert missing.line() == "[--] no-such-package-xyz not installed (for instructors and tests)"
+    off_pin = check_package("torch", {"torch": "0.0.1"}, optional=True)
+    assert off_pin.line().startswith("[WARN] torch")
+
+
+def test_report_and_verdict(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(env, "find_requirements", lambda: pin_file(tmp_path, torch=TORCH))
+    assert check_environment(["torch", "numpy"]) is True
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:3] == [f"[OK] torch {TORCH}", f"[OK] numpy {NUMPY}"]
+    assert out[3].startswith("[OK] device: ")
+    assert out[4] == "[OK] Profile: smoke — COURSE_PROFILE=smoke is set"
+    monkeypatch.setattr(env, "find_requirements", lambda: pin_file(tmp_path, torch="0.0.1"))
+    assert check_environment(["torch", "numpy"]) is False
+
+
+def test_a_missing_student_package_fails_but_a_missing_tool_does_not(monkeypatch, capsys):
+    monkeypatch.setattr(env, "STUDENT_PACKAGES", ("numpy",))
+    monkeypatch.setattr(env, "INSTRUCTOR_PACKAGES", ("no-such-tool-xyz",))
+    monkeypatch.setattr(env, "find_requirements", lambda: None)
+    assert check_environment() is True
+    assert "[--] no-such-tool-xyz not installed" in capsys.readouterr().out
+    assert check_environment(["numpy", "no-such-package-xyz"]) is False
+
+
+def test_a_broken_profile_is_reported_not_raised(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_PROFILE", "warp")
+    assert check_environment(["numpy"]) is False
+    assert "[FAIL] profile: COURSE_PROFILE=warp is not a profile" in capsys.readouterr().out
+
+
+def test_module_exit_code_and_no_traceback(tmp_path):
+    env_vars = {"COURSE_PROFILE": "warp", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "course_utils.env"], env=env_vars, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "[OK] torch" in done.stdout and "[FAIL] profile: COURSE_PROFILE=warp" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
