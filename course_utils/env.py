@@ -6,7 +6,12 @@ Prints one line per key package (``[OK] torch 2.13.0`` / ``[FAIL] transformers 4
 Versions are compared with the exact pins of the course's ``requirements.txt`` when one is
 found: walking up from this package's folder, then from the current directory; a file counts
 only if it pins ``transformers``. Without one (say, ``pip install`` on Colab) they are compared
-with the minimum versions the code needs.
+with ``pins.txt``, the student packages' pins shipped inside the package (a copy of those
+lines of ``requirements.txt``; a test keeps the two equal).
+
+In Colab, :func:`install_missing` installs the student packages that are missing (or older
+than the code needs) at their pinned versions, and leaves alone what Colab already provides
+correctly, torch above all.
 
 The student packages (``STUDENT_PACKAGES``) and a profile that cannot load decide the verdict.
 The instructor and test tools (``INSTRUCTOR_PACKAGES``: nbgrader, nbval, jupyterlab, pytest) are
@@ -21,6 +26,7 @@ import importlib.util
 import os
 import platform
 import re
+import subprocess
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +42,8 @@ MINIMUM_VERSIONS = {
     "accelerate": "0.30", "tqdm": "4.66", "matplotlib": "3.7", "ipywidgets": "8.0",
     "numpy": "1.24",
 }
+PACKAGED_PINS = Path(__file__).resolve().parent / "pins.txt"
+NEVER_INSTALLED = ("torch",)  # Colab's own build matches its GPU/TPU runtime: never replace it
 _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
 
 
@@ -156,9 +164,9 @@ def check_environment(packages: Iterable[str] | None = None) -> bool:
 
     ``packages`` replaces the student packages checked (the instructor tools are then skipped).
     """
-    requirements = find_requirements()
-    pins = read_pins(requirements) if requirements else {}
-    source = f"pins of {requirements}" if requirements else "minimum versions (no requirements.txt)"
+    requirements = find_requirements() or PACKAGED_PINS
+    pins = read_pins(requirements)
+    source = f"pins of {requirements}"
     print(f"Python {platform.python_version()}; packages compared with the {source}")
     required = list(packages) if packages is not None else list(STUDENT_PACKAGES)
     optional = [] if packages is not None else list(INSTRUCTOR_PACKAGES)
@@ -172,6 +180,29 @@ def check_environment(packages: Iterable[str] | None = None) -> bool:
     print("\n".join(lines))
     packages_ok = all(status.ok for status in statuses if not status.optional)
     return packages_ok and profile_ok and not device.startswith("[FAIL]")
+
+
+def install_missing(run=subprocess.run) -> list[str]:
+    """Install, at their pinned versions, the student packages that are missing or too old.
+
+    Packages already installed at a version the code supports are left as they are (a Colab
+    runtime's versions match each other), and torch is never touched. Returns the ``pip``
+    requirements it installed.
+    """
+    pins = read_pins(PACKAGED_PINS)
+    wanted = []
+    for name in STUDENT_PACKAGES:
+        if name in NEVER_INSTALLED:
+            continue
+        status = check_package(name)  # compared with the minimum version, not the pin
+        if (status.installed is None or not status.ok) and normalize(name) in pins:
+            wanted.append(f"{name}=={pins[normalize(name)]}")
+    if wanted:
+        print("Installing:", " ".join(wanted))
+        run([sys.executable, "-m", "pip", "install", "--quiet", *wanted], check=True)
+    else:
+        print("Nothing to install: every course package is already here.")
+    return wanted
 
 
 def main() -> int:

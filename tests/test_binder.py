@@ -19,7 +19,8 @@ def pins(path: Path) -> dict[str, str]:
             continue
         name, sep, version = line.partition("==")
         assert sep, f"{path.relative_to(REPO)}: {line!r} is not pinned with =="
-        found[re.sub(r"[-_.]+", "-", name.strip().lower())] = version.strip()
+        # a local label names a build of the same release: 2.13.0+cpu is torch 2.13.0
+        found[re.sub(r"[-_.]+", "-", name.strip().lower())] = version.strip().split("+")[0]
     return found
 
 
@@ -44,3 +45,16 @@ def test_binder_installs_course_utils() -> None:
     post_build = REPO / "binder" / "postBuild"
     assert os.access(post_build, os.X_OK), "binder/postBuild must be executable (chmod +x)"
     assert "pip install" in post_build.read_text(encoding="utf-8")
+
+
+def test_binder_gets_the_cpu_build_of_torch() -> None:
+    text = (REPO / "binder" / "requirements.txt").read_text(encoding="utf-8")
+    assert re.search(r"^torch==[\d.]+\+cpu$", text, re.MULTILINE), "pin torch==<version>+cpu"
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text, (
+        "the +cpu wheels come from PyTorch's CPU index: add its --extra-index-url line"
+    )
+
+
+def test_binder_runs_python_311() -> None:
+    runtime = (REPO / "binder" / "runtime.txt").read_text(encoding="utf-8").strip()
+    assert runtime == "python-3.11", f"binder/runtime.txt says {runtime!r}, not python-3.11"
