@@ -6,8 +6,10 @@ TESTS`` regions. Every file under notebooks/ is scanned, notebook cells of any t
 files alike. A line counts when it is not blank, not a comment and has a letter or digit.
 
 - A hidden-test line found (stripped) on any line of the release is a leak.
-- A solution leaks when two of its consecutive lines are found as two consecutive lines of one
-  release cell or file: one line the lecture also shows (``optimizer.step()``) is no leak.
+- A solution leaks when three of its consecutive lines (the whole solution, when it has only
+  two) are found as consecutive lines of one release cell or file. One line, or a generic pair
+  the lecture also shows (``optimizer.step()`` then ``optimizer.zero_grad()``), is no leak;
+  a one-line solution is too short to tell from lecture text.
 """
 
 from __future__ import annotations
@@ -95,26 +97,32 @@ def units(path: Path, label: str) -> Iterator[tuple[str, list[str]]]:
         yield label, text.splitlines()
 
 
+RUN = 3  # consecutive solution lines that make a leak (fewer when the solution is shorter)
+
+
 def find_leaks(secret_list: list[Secret], release: Path, base: Path) -> list[Leak]:
-    """Every hidden-test line, and every pair of consecutive solution lines, under ``release``."""
+    """Every hidden-test line, and every run of consecutive solution lines, under ``release``."""
     hidden = {line: s for s in secret_list if s.kind == "hidden test" for line in s.lines}
-    pairs = {
-        pair: s
-        for s in secret_list
-        if s.kind == "solution"
-        for pair in zip(s.lines, s.lines[1:], strict=False)
-    }
+    runs: dict[tuple[str, ...], Secret] = {}
+    for s in secret_list:
+        size = min(RUN, len(s.lines))
+        if s.kind == "solution" and size >= 2:
+            for start in range(len(s.lines) - size + 1):
+                runs[tuple(s.lines[start : start + size])] = s
+    sizes = sorted({len(run) for run in runs})
     leaks: list[Leak] = []
     for path in _release_files(release):
         for where, lines in units(path, str(path.relative_to(base))):
             kept = [(n, t) for n, t in enumerate(map(meaningful, lines), start=1) if t]
+            texts = [t for _, t in kept]
             for index, (number, text) in enumerate(kept):
-                after = kept[index + 1][1] if index + 1 < len(kept) else None
                 if text in hidden:
                     leaks.append(Leak(f"{where} line {number}", hidden[text], text))
-                if (text, after) in pairs:
-                    secret = pairs[(text, after)]
-                    leaks.append(Leak(f"{where} line {number}", secret, f"{text} / {after}"))
+                for size in sizes:
+                    run = tuple(texts[index : index + size])
+                    if len(run) == size and run in runs:
+                        leaks.append(Leak(f"{where} line {number}", runs[run], " / ".join(run)))
+                        break
     return leaks
 
 
@@ -242,4 +250,22 @@ def test_detector_finds_every_leak(source_secrets: list[Secret], tmp_path: Path)
     assert find_markers(release, tmp_path) == [
         "notebooks/ch/ch.ipynb cell 2 line 2: '### BEGIN HIDDEN TESTS'",
         "notebooks/ch/ch.ipynb cell 2 line 4: '### END HIDDEN TESTS'",
+    ]
+
+
+def test_detector_allows_a_generic_pair_from_a_longer_solution(tmp_path: Path) -> None:
+    loop = "for batch in loader:\n    loss = model(batch)\n    loss.backward()\n    opt.step()"
+    source = _write(
+        tmp_path / "solutions" / "ch" / "ch.ipynb",
+        new_code_cell(f"### BEGIN SOLUTION\n{loop}\n### END SOLUTION",
+                      metadata=_nbgrader("ex_loop", solution=True)),
+    )
+    found = secrets(source, "solutions/ch/ch.ipynb")
+    release = tmp_path / "notebooks"
+    _write(release / "ch" / "ch.ipynb", new_code_cell("loss.backward()\nopt.step()"))
+    assert find_leaks(found, release, tmp_path) == []
+    _write(release / "ch" / "ch.ipynb",
+           new_code_cell("loss = model(batch)\nloss.backward()\nopt.step()"))
+    assert [leak.where for leak in find_leaks(found, release, tmp_path)] == [
+        "notebooks/ch/ch.ipynb cell 0 line 1"
     ]

@@ -5,8 +5,9 @@ For every chapter in solutions/ it writes, at the top of the notebook, a Markdow
 Setup cell (in Colab: install course_utils and any missing package; everywhere: the
 environment check). It also rewrites the chapter table of README.md between its markers.
 
-    python tools/student_cells.py           # update solutions/ and README.md
-    python tools/student_cells.py --check   # exit 1 if anything is out of date
+    python tools/student_cells.py             # update every chapter and README.md
+    python tools/student_cells.py 03_eval...  # update these chapters' notebooks (and README.md)
+    python tools/student_cells.py --check     # exit 1 if anything is out of date
 
 Then regenerate the student notebooks: python tools/release.py
 """
@@ -114,12 +115,20 @@ def update_readme(text: str, table: str) -> str:
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
+    only = [arg for arg in argv if not arg.startswith("-")]
+    unknown = sorted(set(only) - set(chapters()))
+    if unknown:
+        raise SystemExit(f"no such chapter in solutions/: {', '.join(unknown)}")
     stale = []
     notebooks = {}
     for chapter in chapters():
         path = ROOT / "solutions" / chapter / f"{chapter}.ipynb"
         before = path.read_text(encoding="utf-8")
-        nb = update_notebook(nbformat.reads(before, as_version=4), chapter)
+        nb = nbformat.reads(before, as_version=4)
+        if only and chapter not in only:
+            notebooks[chapter] = nb  # listed in the README table, left as it is
+            continue
+        nb = update_notebook(nb, chapter)
         notebooks[chapter] = nb
         after = nbformat.writes(nb) + "\n"
         if after != before:
