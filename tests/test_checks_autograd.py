@@ -6,28 +6,10 @@ import math
 
 import pytest
 import torch
+from checker_asserts import fails_with, passes
 
 from course_utils.checks import autograd as check
 from course_utils.feedback import CheckFailed
-
-
-def fails_with(checker, answer, *phrases, **kwargs) -> str:
-    """Run ``checker(answer)``, expect a failure whose message holds every phrase."""
-    with pytest.raises(CheckFailed) as failure:
-        checker(answer, **kwargs)
-    message = str(failure.value)
-    assert message.startswith("✗ "), message
-    for phrase in phrases:
-        assert phrase in message, f"{phrase!r} not in {message!r}"
-    return message
-
-
-def passes(checker, answer, capsys, **kwargs) -> str:
-    checker(answer, **kwargs)
-    line = capsys.readouterr().out.strip()
-    assert line.startswith("✓ "), line
-    return line
-
 
 # --- exercise 1: derivative ------------------------------------------------------------------
 
