@@ -1,0 +1,1173 @@
+"""Checkers for chapter 2, The training loop.
+
+Every exercise takes the objects it works on as arguments (model, dataloader, optimizer, ...),
+so a checker hands in objects it watches instead of guessing from the result. While the
+student's function runs, :class:`_Spy` records
+
+- every forward pass and whether ``model.training`` was on (a forward pre-hook),
+- every backward pass and whether the gradients were already clear before it (a hook on the
+  model's last parameter, which fires before the new gradient is added to ``.grad``),
+- every optimizer step, the learning rate it used and whether the gradients had been cleared
+  before it ran (a global optimizer step pre-hook),
+- calls to ``zero_grad`` (optimizer or model), ``model.train()``/``model.eval()``, scheduler
+  construction and ``scheduler.step()``, and tqdm progress bars.
+
+The order of those events names the mistake (never zeroing, zeroing between ``backward()`` and
+``step()``, eval mode, ...). Then the result is compared with a reference run from the same
+seed, which is exact here: the same operations in the same order give the same numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import math
+import operator
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+from torch.utils.data import DataLoader, TensorDataset
+
+from course_utils.feedback import Check, fmt
+
+MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
+BATCH_KEYS = frozenset({*MODEL_INPUTS, "labels"})
+TEXT_COLUMNS = ("sentence1", "sentence2", "idx")
+ACCUMULATION_TOLERANCE = 1e-9  # float64 parameters: equal up to rounding
+
+_ORDER = "zero_grad → forward → loss → backward → step"
+
+
+# --- Toy data and models -------------------------------------------------------------------
+
+
+def toy_dataloader(num_batches: int = 6, batch_size: int = 8, seed: int = 0,
+                   dtype: torch.dtype = torch.float32) -> DataLoader:
+    """Batches ``(x, y)`` of a two-class problem in 5 features, in a fixed order (no shuffle)."""
+    generator = torch.Generator().manual_seed(seed)
+    n = num_batches * batch_size
+    x = torch.randn(n, 5, generator=generator, dtype=dtype)
+    direction = torch.randn(5, generator=generator, dtype=dtype)
+    noise = 0.5 * torch.randn(n, generator=generator, dtype=dtype)
+    y = ((x @ direction + noise) > 0).long()
+    # its own generator: iterating it leaves the global random state (dropout's) alone
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=False,
+                      generator=torch.Generator().manual_seed(seed))
+
+
+def toy_model(seed: int = 0, dropout: float = 0.2, dtype: torch.dtype = torch.float32) -> nn.Module:
+    """A small classifier: Linear(5, 16) → ReLU → Dropout → Linear(16, 2); no dropout if 0."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        layers: list[nn.Module] = [nn.Linear(5, 16), nn.ReLU()]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(16, 2))
+        return nn.Sequential(*layers).to(dtype)
+
+
+def _one_thread(checker: Callable) -> Callable:
+    """Run a checker with one CPU thread: its models are tiny, and on a busy 2-core machine
+    threads that wait for each other make a 0.3 s check take 10 s."""
+
+    @functools.wraps(checker)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return checker(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
+
+
+def _make_optimizer(kind: str, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    if kind == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr)
+    if kind == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr)
+    raise ValueError(f"unknown optimizer {kind!r}: use 'sgd' or 'adam'")
+
+
+# --- Watching a training loop --------------------------------------------------------------
+
+
+@dataclass
+class _Step:
+    """One ``optimizer.step()`` as the spy saw it."""
+
+    backwards: int  # backward passes since the previous step
+    cleared: bool  # the gradients were already cleared when the step ran
+    lr: float
+    optimizer: Any
+
+
+def _is_clear(grad: torch.Tensor | None) -> bool:
+    return grad is None or not bool(grad.detach().any())
+
+
+class _Spy:
+    """Records what a training loop does to ``model`` while the ``with`` block runs."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.probe = trainable[-1]  # the output layer's bias: every backward pass reaches it
+        self.events: list[tuple[str, Any]] = []
+        self.forward_modes: list[bool] = []
+        self.device_mismatches: list[tuple[str, str]] = []
+        self.backwards: list[bool] = []  # per backward pass: were the gradients clear before it
+        self.steps: list[_Step] = []
+        self.zero_calls = 0
+        self.mode_calls: list[bool] = []
+        self.schedulers: list[Any] = []
+        self.scheduler_steps: list[Any] = []
+        self.bars: list[Any] = []
+        self._since_step = 0
+        self._constructing = 0
+        self._undo: list[Callable[[], None]] = []
+
+    # events ------------------------------------------------------------------------------
+
+    def _forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        self.forward_modes.append(module.training)
+        self.events.append(("forward", module.training))
+        where = self.probe.device
+        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+        for tensor in tensors:
+            if tensor.device != where:
+                self.device_mismatches.append((str(tensor.device), str(where)))
+                break
+
+    def _backward(self, grad: torch.Tensor) -> None:
+        clear = _is_clear(self.probe.grad)
+        self.backwards.append(clear)
+        self.events.append(("backward", clear))
+        self._since_step += 1
+
+    def _step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        lr = optimizer.param_groups[0]["lr"]
+        step = _Step(self._since_step, _is_clear(self.probe.grad), float(lr), optimizer)
+        self.steps.append(step)
+        self.events.append(("step", step))
+        self._since_step = 0
+
+    def _zero(self) -> None:
+        self.zero_calls += 1
+        self.events.append(("zero_grad", None))
+
+    # installing and removing the hooks ---------------------------------------------------
+
+    def _patch(self, owner: type, name: str, make: Callable[[Any], Any]) -> None:
+        original = owner.__dict__[name]
+        setattr(owner, name, make(original))
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def __enter__(self) -> _Spy:
+        spy = self
+        handles = [
+            self.model.register_forward_pre_hook(self._forward, with_kwargs=True),
+            self.probe.register_hook(self._backward),
+            register_optimizer_step_pre_hook(self._step),
+        ]
+        self._undo.extend(handle.remove for handle in handles)
+
+        def module_train(original):
+            def train(module, mode=True):
+                if module is spy.model:
+                    spy.mode_calls.append(bool(mode))
+                    spy.events.append(("train", bool(mode)))
+                return original(module, mode)
+            return train
+
+        def module_zero_grad(original):
+            def zero_grad(module, *args, **kwargs):
+                if module is spy.model:
+                    spy._zero()
+                return original(module, *args, **kwargs)
+            return zero_grad
+
+        def optimizer_zero_grad(original):
+            def zero_grad(optimizer, *args, **kwargs):
+                spy._zero()
+                return original(optimizer, *args, **kwargs)
+            return zero_grad
+
+        def scheduler_init(original):
+            def __init__(scheduler, *args, **kwargs):
+                spy._constructing += 1
+                try:
+                    original(scheduler, *args, **kwargs)
+                finally:
+                    spy._constructing -= 1
+                spy.schedulers.append(scheduler)
+            return __init__
+
+        def scheduler_step(original):
+            def step(scheduler, *args, **kwargs):
+                if not spy._constructing and not getattr(scheduler, "_is_initial", False):
+                    spy.scheduler_steps.append(scheduler)
+                    spy.events.append(("scheduler", len(spy.steps)))
+                return original(scheduler, *args, **kwargs)
+            return step
+
+        self._patch(nn.Module, "train", module_train)
+        self._patch(nn.Module, "zero_grad", module_zero_grad)
+        self._patch(torch.optim.Optimizer, "zero_grad", optimizer_zero_grad)
+        self._patch(torch.optim.lr_scheduler.LRScheduler, "__init__", scheduler_init)
+        self._patch(torch.optim.lr_scheduler.LRScheduler, "step", scheduler_step)
+        with contextlib.suppress(ImportError):
+            import tqdm.std
+
+            def bar_init(original):  # a functools.partialmethod in tqdm: bind it first
+                def __init__(bar, *args, **kwargs):
+                    original.__get__(bar, type(bar))(*args, **kwargs)
+                    if not bar.disable:  # libraries' internal bars are created disabled
+                        spy.bars.append(bar)  # kept alive: its count is read after the run
+                return __init__
+
+            self._patch(tqdm.std.tqdm, "__init__", bar_init)
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        while self._undo:
+            self._undo.pop()()
+        return False
+
+    # what the events say -----------------------------------------------------------------
+
+    def first(self, kind: str) -> int | None:
+        return next((i for i, (k, _) in enumerate(self.events) if k == kind), None)
+
+    def windows(self) -> list[list[bool]]:
+        """The backward passes grouped by the step that follows them (the last group may be
+        left over after the final step); each entry says whether gradients were clear."""
+        groups: list[list[bool]] = [[]]
+        for kind, value in self.events:
+            if kind == "backward":
+                groups[-1].append(value)
+            elif kind == "step":
+                groups.append([])
+        if not groups[-1]:
+            groups.pop()
+        return groups
+
+    def optimizers(self) -> list[Any]:
+        unique: list[Any] = []
+        for step in self.steps:
+            if all(step.optimizer is not o for o in unique):
+                unique.append(step.optimizer)
+        return unique
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """No progress bars from datasets (map) or transformers (weight loading) meanwhile."""
+    import datasets
+    from transformers.utils import logging
+
+    datasets_on = datasets.is_progress_bar_enabled()
+    transformers_on = logging.is_progress_bar_enabled()
+    verbosity = logging.get_verbosity()
+    datasets.disable_progress_bars()
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if transformers_on:
+            logging.enable_progress_bar()
+        if datasets_on:
+            datasets.enable_progress_bars()
+
+
+def _plural(n: int, word: str) -> str:
+    """``1 batch``, ``2 batches``, ``3 steps``, ``2 backward passes``."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word}{'es' if word.endswith(('s', 'ch', 'sh', 'x')) else 's'}"
+
+
+def _check_basics(check: Check, spy: _Spy) -> None:
+    """The mistakes that break any loop: no backward, no step, eval mode, step too early."""
+    if not spy.backwards:
+        moved = " (the parameters did not move)" if spy.steps else ""
+        check.fail(
+            "loss.backward() is never called: no gradient was computed, so optimizer.step() "
+            f"had nothing to apply{moved}. Call loss.backward() on every batch's loss."
+        )
+    check.case()
+    if not spy.steps:
+        check.fail(
+            f"optimizer.step() is never called: {_plural(len(spy.backwards), 'backward pass')} "
+            "computed gradients, but nothing applied them, so the parameters did not move."
+        )
+    check.case()
+    eval_passes = spy.forward_modes.count(False)
+    if eval_passes:
+        if False in spy.mode_calls:
+            cause = ("your function calls model.eval() (or model.train(False)), which switches "
+                     "dropout off: call model.train() before the loop instead")
+        else:
+            cause = ("the model arrived in eval mode, as it is after from_pretrained or after an "
+                     "evaluation, and your function never switches it back: call model.train() "
+                     "before the loop")
+        check.fail(
+            f"the model is in eval mode while training: {eval_passes} of "
+            f"{len(spy.forward_modes)} forward passes ran with model.training == False; {cause}."
+        )
+    check.case()
+    first_step, first_backward = spy.first("step"), spy.first("backward")
+    if first_step is not None and first_backward is not None and first_step < first_backward:
+        check.fail(
+            "optimizer.step() runs before loss.backward(): each step applies the gradients of "
+            "the previous batch, and the first step applies none. The order within a step is "
+            f"{_ORDER}."
+        )
+    empty = sum(1 for step in spy.steps if step.backwards == 0)
+    if empty:
+        check.fail(
+            f"{_plural(empty, 'optimizer step')} ran with no backward pass since the previous "
+            "step: call optimizer.step() once per update, after loss.backward()."
+        )
+    check.case()
+    cleared = sum(1 for step in spy.steps if step.cleared)
+    if cleared:
+        check.fail(
+            f"zero_grad() runs between backward() and step(): {cleared} of {len(spy.steps)} "
+            "steps found the gradients already cleared, so they changed nothing. Zero the "
+            "gradients before backward() (at the start of the step) or after step()."
+        )
+    check.case()
+
+
+def _check_one_step_per_batch(check: Check, spy: _Spy, batches: int) -> None:
+    """A plain loop: every backward starts from clear gradients, one step per batch."""
+    dirty = spy.backwards.count(False)
+    if dirty:
+        steps = len(spy.steps)
+        if spy.zero_calls == 0:
+            check.fail(
+                f"gradients are never zeroed: optimizer.step() ran {steps} times and "
+                "zero_grad() 0 times, so each step also applies the gradients of every earlier "
+                "batch. Call optimizer.zero_grad() once per step, before backward() or after "
+                "step()."
+            )
+        check.fail(
+            f"gradients are not cleared before every backward pass: {dirty} of "
+            f"{len(spy.backwards)} backward passes added to the gradients of an earlier batch "
+            f"(zero_grad() ran {_plural(spy.zero_calls, 'time')} for {steps} steps). Call "
+            "optimizer.zero_grad() once per step, before backward() or after step()."
+        )
+    check.case()
+    if len(spy.backwards) != batches or len(spy.steps) != batches:
+        check.fail(
+            f"one backward pass and one optimizer step per batch expected: {batches} batches, "
+            f"{len(spy.backwards)} backward passes, {len(spy.steps)} steps."
+        )
+    check.case()
+
+
+def _losses(check: Check, result: Any, count: int, what: str) -> list[float]:
+    """The student's list of per-batch (or per-step) losses, as floats."""
+    if result is None:
+        check.fail(f"your function returned None: return the list of the {count} {what} losses "
+                   "(loss.item() of each).")
+    if isinstance(result, torch.Tensor):
+        result = result.detach().reshape(-1).tolist()
+    try:
+        values = [float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for v in result]
+    except (TypeError, ValueError, RuntimeError):
+        check.fail(f"return a list of {count} numbers (loss.item() of each {what}), not "
+                   f"{type(result).__name__} {result!r:.60}.")
+    if len(values) != count:
+        check.fail(f"you returned {_plural(len(values), 'loss')}; there were "
+                   f"{_plural(count, what)}: append loss.item() once per {what}.")
+    return values
+
+
+def _params(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _max_difference(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> float:
+    return max((x.double() - y.double()).abs().max().item() for x, y in zip(a, b, strict=True))
+
+
+def _close_lists(a: Sequence[float], b: Sequence[float], rtol: float = 1e-4,
+                 atol: float = 1e-6) -> bool:
+    if len(a) != len(b):
+        return False
+    return all(abs(x - y) <= atol + rtol * abs(y) for x, y in zip(a, b, strict=True))
+
+
+# --- Exercise 1: one epoch on a toy model ---------------------------------------------------
+
+
+def reference_epoch(model: nn.Module, dataloader: Any, optimizer: torch.optim.Optimizer,
+                    loss_fn: Callable) -> list[float]:
+    """The five steps, once per batch; returns the loss of every batch."""
+    model.train()
+    losses = []
+    for inputs, targets in dataloader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+@_one_thread
+def train_one_epoch(train_one_epoch: Callable, num_batches: int = 6, batch_size: int = 8,
+                    lr: float = 0.1, optimizer: str = "sgd", seed: int = 0) -> None:
+    """Check ``train_one_epoch(model, dataloader, optimizer, loss_fn) -> list of batch losses``.
+
+    The toy model has dropout and arrives in eval mode; the run is compared with
+    :func:`reference_epoch` from the same seed.
+    """
+    loader = toy_dataloader(num_batches, batch_size, seed)
+    with Check("train_one_epoch") as check:
+        model = toy_model(seed)
+        model.eval()  # as after an evaluation: the loop must switch training mode on itself
+        opt = _make_optimizer(optimizer, model, lr)
+        with _Spy(model) as spy, torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + 1)
+            result = check.call(train_one_epoch, model, loader, opt, nn.CrossEntropyLoss())
+        _check_basics(check, spy)
+        _check_one_step_per_batch(check, spy, num_batches)
+        losses = _losses(check, result, num_batches, "batch")
+
+        reference = toy_model(seed)
+        ref_opt = _make_optimizer(optimizer, reference, lr)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + 1)
+            ref_losses = reference_epoch(reference, loader, ref_opt, nn.CrossEntropyLoss())
+        if not _close_lists(losses, ref_losses):
+            index = next(i for i, (a, b) in enumerate(zip(losses, ref_losses, strict=True))
+                         if abs(a - b) > 1e-6 + 1e-4 * abs(b))
+            check.fail(
+                f"the loss of batch {index} is {fmt(losses[index])}; the reference loop gets "
+                f"{fmt(ref_losses[index])}. Return loss.item() of each batch, computed with "
+                "loss_fn(model(inputs), targets) before the step."
+            )
+        check.case()
+        difference = _max_difference(_params(model), _params(reference))
+        if difference > 1e-5:
+            check.fail(
+                f"after the epoch your parameters differ from the reference loop's by up to "
+                f"{difference:.2g}: one forward pass per batch, then backward and step."
+            )
+        check.case(f"final loss {losses[-1]:.3f}; reference {ref_losses[-1]:.3f}")
+
+
+# --- Exercises 2 and 3: the MRPC data pipeline ----------------------------------------------
+
+
+def checker_tokenizer() -> Any:
+    """The tiny BERT's tokenizer (built locally, whatever the profile): fast and offline."""
+    from transformers import AutoTokenizer
+
+    from course_utils import tiny_bert
+
+    with _quiet():
+        return AutoTokenizer.from_pretrained(tiny_bert.tiny_checkpoint())
+
+
+def _long_sentence() -> str:
+    from course_utils import tiny_bert
+
+    words = [w for w in tiny_bert.fixture_words() if w.isalpha()][:200]
+    return " ".join(words) + "."
+
+
+def small_mrpc(rows: int = 32, seed: int = 0, long_pair: bool = True) -> Any:
+    """A few rows of each split of the paraphrase fixture, MRPC's columns; optionally one more
+    training pair longer than the tiny BERT's 128 tokens, to see truncation at work."""
+    from datasets import Dataset, DatasetDict
+
+    from course_utils.data import SPLIT_FILES, mrpc_features, read_mrpc_file
+    from course_utils.profiles import FIXTURE_DIR
+
+    sizes = {"train": rows, "validation": max(rows // 2, 2), "test": max(rows // 4, 2)}
+    picker = random.Random(seed)
+    splits = {}
+    for split, name in SPLIT_FILES.items():
+        columns = read_mrpc_file(FIXTURE_DIR / name)
+        chosen = sorted(picker.sample(range(len(columns["idx"])), sizes[split]))
+        picked = {key: [values[i] for i in chosen] for key, values in columns.items()}
+        if split == "train" and long_pair:
+            picked["sentence1"].append(_long_sentence())
+            picked["sentence2"].append(picked["sentence2"][0])
+            picked["label"].append(0)
+            picked["idx"].append(len(columns["idx"]))
+        splits[split] = Dataset.from_dict(picked, features=mrpc_features())
+    return DatasetDict(splits)
+
+
+def _column(dataset: Any, name: str) -> list:
+    """One column of a datasets.Dataset as Python values (lists of ints for token ids)."""
+    values = dataset.with_format(None)[name]
+    return [v.tolist() if isinstance(v, torch.Tensor) else v for v in values]
+
+
+def _explain_dataset(error: Exception) -> str | None:
+    text = str(error)
+    if isinstance(error, KeyError) or "not in the dataset" in text or "Column" in text:
+        return (f"a column name is wrong ({text.strip()[:80]}): MRPC's columns are sentence1, "
+                "sentence2, label and idx")
+    return None
+
+
+@_one_thread
+def prepare_datasets(prepare_datasets: Callable, rows: int = 32, seed: int = 0) -> None:
+    """Check ``prepare_datasets(raw_datasets, tokenizer)``: pairs tokenized with truncation and
+    no padding, only the model's columns plus ``labels``, in torch format."""
+    raw = small_mrpc(rows, seed)
+    tokenizer = checker_tokenizer()
+    limit = tokenizer.model_max_length
+    with Check("prepare_datasets") as check:
+        with _quiet():
+            result = check.call(prepare_datasets, raw, tokenizer, explain=_explain_dataset)
+        if not isinstance(result, Mapping) or not {"train", "validation"} <= set(result):
+            check.fail(
+                "return the whole DatasetDict (with its train, validation and test splits), as "
+                f"map, remove_columns and rename_column return it; got {type(result).__name__}."
+            )
+        check.case()
+        for split in ("train", "validation"):
+            _check_split(check, split, result[split], raw[split], tokenizer, limit)
+        check.case(f"{len(raw['train'])} + {len(raw['validation'])} rows; columns "
+                   f"{sorted(BATCH_KEYS)}; torch format; pairs truncated at {limit} tokens")
+
+
+def _check_split(check: Check, split: str, dataset: Any, raw: Any, tokenizer: Any,
+                 limit: int) -> None:
+    if not hasattr(dataset, "column_names") or not hasattr(dataset, "with_format"):
+        check.fail(f"the {split} split is a {type(dataset).__name__}, not a datasets.Dataset: "
+                   "keep working on the DatasetDict (map, remove_columns, rename_column).")
+    columns = set(dataset.column_names)
+    if len(dataset) != len(raw):
+        check.fail(f"the {split} split has {len(dataset)} rows, the raw one {len(raw)}: "
+                   "tokenize every row (map with batched=True keeps them all).")
+    left = [c for c in TEXT_COLUMNS if c in columns]
+    if left:
+        check.fail(
+            f"the {split} split still has the column(s) {', '.join(left)}: the model's forward "
+            "takes only input_ids, token_type_ids, attention_mask and labels, so remove "
+            f"{', '.join(TEXT_COLUMNS)} with remove_columns."
+        )
+    if "label" in columns and "labels" not in columns:
+        check.fail(
+            f"the {split} split has a column 'label', but the model expects its argument "
+            "`labels`: rename it with rename_column('label', 'labels')."
+        )
+    if columns != BATCH_KEYS:
+        check.fail(f"the {split} split has the columns {sorted(columns)}; expected exactly "
+                   f"{sorted(BATCH_KEYS)}.")
+    check.case()
+    form = getattr(dataset, "format", {}) or {}
+    if form.get("type") != "torch":
+        check.fail(
+            f"rows of the {split} split come out as Python lists (format type "
+            f"{form.get('type')!r}): call set_format('torch') so they are torch tensors."
+        )
+    check.case()
+    first, second = list(raw["sentence1"]), list(raw["sentence2"])
+    expected = tokenizer(first, second, truncation=True)["input_ids"]
+    got = _column(dataset, "input_ids")
+    if got == expected:
+        if [int(v) for v in _column(dataset, "labels")] != list(raw["label"]):
+            check.fail(f"the labels of the {split} split do not match the raw labels.")
+        check.case()
+        return
+    lengths = {len(ids) for ids in got}
+    longest = max(len(ids) for ids in expected)
+    pad = tokenizer.pad_token_id
+    if len(lengths) == 1 and lengths.pop() > min(len(ids) for ids in expected):
+        padded = sum(1 for ids in got for t in ids if t == pad)
+        check.fail(
+            f"every row of the {split} split has the same length, {len(got[0])} tokens "
+            f"({padded} of them padding): you padded while tokenizing. Leave padding to "
+            "DataCollatorWithPadding, which pads each batch only to its own longest row."
+        )
+    if got == tokenizer(first, truncation=True)["input_ids"]:
+        check.fail("only sentence1 was tokenized: pass both sentences, "
+                   "tokenizer(batch['sentence1'], batch['sentence2'], truncation=True).")
+    joined = [f"{a} {b}" for a, b in zip(first, second, strict=True)]
+    if got == tokenizer(joined, truncation=True)["input_ids"]:
+        check.fail(
+            "the two sentences were joined into one string, so there is a single [SEP] and "
+            "token_type_ids are all 0: pass them as two arguments, tokenizer(sentence1, "
+            "sentence2, ...), and the tokenizer builds [CLS] A [SEP] B [SEP]."
+        )
+    if any(len(ids) > limit for ids in got):
+        check.fail(
+            f"a pair of {max(len(ids) for ids in got)} tokens was not truncated, but the "
+            f"model takes at most {limit}: tokenize with truncation=True."
+        )
+    index = next(i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b)
+    check.fail(
+        f"row {index} of the {split} split has input_ids {got[index][:8]}... "
+        f"({len(got[index])} tokens); tokenizer(sentence1, sentence2, truncation=True) gives "
+        f"{expected[index][:8]}... ({len(expected[index])} tokens; longest row {longest})."
+    )
+
+
+def _explain_collate(error: Exception) -> str | None:
+    text = str(error)
+    if "stack expects each tensor to be equal size" in text or "equal size" in text:
+        return ("the default collate function cannot stack rows of different lengths into one "
+                "tensor: pass collate_fn=DataCollatorWithPadding(tokenizer=tokenizer) so each "
+                "batch is padded to its own longest row")
+    if "must have the same length" in text or "Unable to create tensor" in text:
+        return ("rows of different lengths could not be batched: use "
+                "collate_fn=DataCollatorWithPadding(tokenizer=tokenizer)")
+    return None
+
+
+@_one_thread
+def make_dataloaders(make_dataloaders: Callable, batch_size: int = 8, rows: int = 36,
+                     seed: int = 0) -> None:
+    """Check ``make_dataloaders(tokenized_datasets, tokenizer, batch_size) -> (train, eval)``:
+    dynamic padding, shuffled training batches, validation in order, every row once."""
+    from course_utils import pipeline
+
+    tokenizer = checker_tokenizer()
+    with _quiet():
+        tokenized = pipeline.tokenize_mrpc(small_mrpc(rows, seed, long_pair=False), tokenizer)
+    with Check("make_dataloaders") as check:
+        result = check.call(make_dataloaders, tokenized, tokenizer, batch_size)
+        try:
+            train_loader, eval_loader = result
+        except (TypeError, ValueError):
+            check.fail("return the pair (train_dataloader, eval_dataloader); got "
+                       f"{type(result).__name__}.")
+        check.case()
+        order, counts = {}, {}
+        for name, loader, split in (("training", train_loader, "train"),
+                                    ("validation", eval_loader, "validation")):
+            batches = _all_batches(check, name, loader)
+            rows_seen = _check_batches(check, name, batches, tokenizer)
+            expected = _column(tokenized[split], "input_ids")
+            _check_coverage(check, name, rows_seen, expected)
+            order[name] = rows_seen == expected
+            counts[name] = len(batches)
+            if name == "training":
+                sizes = [len(b["labels"]) for b in batches]
+                if sizes[0] != batch_size or any(s != batch_size for s in sizes[:-1]):
+                    check.fail(f"the training batches have {sizes} rows; expected batches of "
+                               f"batch_size = {batch_size} (the last one may be smaller).")
+                check.case()
+        if order["training"]:
+            check.fail(
+                "the training dataloader is not shuffled: its batches follow the dataset's "
+                "order. Pass shuffle=True, so every epoch sees the examples in a new order."
+            )
+        if not order["validation"]:
+            check.fail(
+                "the validation dataloader is shuffled: evaluation needs no shuffling, and a "
+                "fixed order makes predictions line up with the dataset. Leave shuffle off."
+            )
+        check.case(f"{counts['training']} training batches of {batch_size}, shuffled; "
+                   "validation in order; each batch padded to its own longest row")
+
+
+def _all_batches(check: Check, name: str, loader: Any) -> list:
+    """Every batch of one pass over ``loader``; a collate error is explained, not dumped."""
+    try:
+        return list(loader)
+    except Exception as error:  # raised inside torch or transformers, not in the answer
+        hint = _explain_collate(error)
+        if hint:
+            check.fail(f"{hint} (iterating your {name} dataloader raised "
+                       f"{type(error).__name__}).")
+        check.fail(f"iterating your {name} dataloader raised {type(error).__name__}: "
+                   f"{str(error)[:200]}")
+
+
+def _check_batches(check: Check, name: str, batches: list, tokenizer: Any) -> list[list[int]]:
+    """Check the keys, types and padding of every batch; return the rows without padding."""
+    if not batches:
+        check.fail(f"the {name} dataloader yields no batch at all.")
+    rows: list[list[int]] = []
+    limit = tokenizer.model_max_length
+    fixed = 0
+    for batch in batches:
+        if not isinstance(batch, Mapping):
+            check.fail(f"a {name} batch is a {type(batch).__name__}; it should be a dict of "
+                       "tensors such as DataCollatorWithPadding makes.")
+        keys = set(batch)
+        if keys != BATCH_KEYS:
+            check.fail(f"a {name} batch has the keys {sorted(keys)}; expected exactly "
+                       f"{sorted(BATCH_KEYS)}.")
+        if not all(isinstance(batch[k], torch.Tensor) for k in BATCH_KEYS):
+            kinds = {k: type(batch[k]).__name__ for k in sorted(BATCH_KEYS)}
+            check.fail(f"the values of a {name} batch should be torch tensors, got {kinds}.")
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        if ids.dim() != 2 or mask.shape != ids.shape or batch["labels"].shape != ids.shape[:1]:
+            check.fail(f"a {name} batch has input_ids of shape {tuple(ids.shape)}, "
+                       f"attention_mask {tuple(mask.shape)} and labels "
+                       f"{tuple(batch['labels'].shape)}: expected (batch, length) and (batch,).")
+        width, longest = ids.shape[1], int(mask.sum(dim=1).max())
+        if width > longest and not _padded_to_multiple(width, longest):
+            if width == limit:
+                fixed += 1
+            else:
+                check.fail(f"a {name} batch is {width} tokens wide, but its longest row has "
+                           f"{longest}: pad each batch to its own longest row.")
+        rows += [r[m.bool()].tolist() for r, m in zip(ids, mask, strict=True)]
+    if fixed:
+        check.fail(
+            f"{fixed} of {len(batches)} {name} batches are padded to the fixed length {limit} "
+            "instead of their longest row: that is padding='max_length'. Use "
+            "DataCollatorWithPadding(tokenizer=tokenizer) with its default padding, so each "
+            "batch is only as wide as it needs to be."
+        )
+    check.case()
+    return rows
+
+
+def _padded_to_multiple(width: int, longest: int) -> bool:
+    """pad_to_multiple_of=m (a speed-up on GPUs) is fine: the smallest multiple of m ≥ longest."""
+    return any(width % m == 0 and width - longest < m for m in (2, 4, 8, 16, 32, 64))
+
+
+def _check_coverage(check: Check, name: str, rows: list[list[int]],
+                    expected: list[list[int]]) -> None:
+    got, want = Counter(map(tuple, rows)), Counter(map(tuple, expected))
+    if got != want:
+        check.fail(f"the {name} dataloader yields {len(rows)} rows, the dataset has "
+                   f"{len(expected)}: each row should come exactly once per pass (no drop_last, "
+                   "no sampling with replacement).")
+    check.case()
+
+
+# --- Exercise 4: the full fine-tuning loop -------------------------------------------------
+
+
+def checker_model(seed: int = 0) -> nn.Module:
+    """The tiny BERT with a fresh 2-label head, in eval mode as from_pretrained returns it."""
+    from course_utils import pipeline, tiny_bert
+
+    with torch.random.fork_rng(devices=[]), _quiet():
+        model = pipeline.new_model(tiny_bert.tiny_checkpoint(), seed=seed)
+    return model.eval()
+
+
+def _mrpc_loader(tokenized: Any, tokenizer: Any, batch_size: int) -> DataLoader:
+    from transformers import DataCollatorWithPadding
+
+    return DataLoader(tokenized, batch_size=batch_size, shuffle=False,
+                      collate_fn=DataCollatorWithPadding(tokenizer=tokenizer),
+                      generator=torch.Generator().manual_seed(0))
+
+
+def reference_fine_tune(model: nn.Module, train_dataloader: Any, epochs: int, lr: float,
+                        device: torch.device) -> tuple[list[float], list[float]]:
+    """AdamW, linear decay to 0 over epochs × batches steps; the losses and lrs of each step."""
+    from transformers import get_scheduler
+
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    steps = epochs * len(train_dataloader)
+    scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
+                              num_training_steps=steps)
+    losses, lrs = [], []
+    model.train()
+    for _ in range(epochs):
+        for batch in train_dataloader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss = model(**batch).loss
+            loss.backward()
+            lrs.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+    return losses, lrs
+
+
+@_one_thread
+def fine_tune(fine_tune: Callable, epochs: int = 2, lr: float = 2e-3, batch_size: int = 8,
+              num_batches: int = 4, seed: int = 0, device: str = "cpu") -> None:
+    """Check ``fine_tune(model, train_dataloader, epochs, lr, device) -> per-step losses`` on the
+    tiny BERT: AdamW at ``lr``, a linear schedule over every step, stepped after every
+    optimizer step, a progress bar, and losses equal to a reference run's."""
+    tokenizer = checker_tokenizer()
+    with _quiet():
+        raw = small_mrpc(num_batches * batch_size, seed, long_pair=False)
+        from course_utils import pipeline
+
+        tokenized = pipeline.tokenize_mrpc(raw, tokenizer)["train"]
+    target = torch.device(device)
+    total = epochs * num_batches
+    with Check("fine_tune") as check:
+        model = checker_model(seed)
+        with _Spy(model) as spy, torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            result = check.call(fine_tune, model, _mrpc_loader(tokenized, tokenizer, batch_size),
+                                epochs, lr, target)
+        _check_device(check, spy, model, target)
+        _check_basics(check, spy)
+        _check_one_step_per_batch(check, spy, total)
+        _check_optimizer(check, spy, model, lr)
+        _check_schedule(check, spy, lr, total, epochs, num_batches)
+        _check_progress(check, spy, total)
+        losses = _losses(check, result, total, "step")
+
+        reference = checker_model(seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            ref_losses, _ = reference_fine_tune(
+                reference, _mrpc_loader(tokenized, tokenizer, batch_size), epochs, lr, target)
+        if not _close_lists(losses, ref_losses):
+            index = next(i for i, (a, b) in enumerate(zip(losses, ref_losses, strict=True))
+                         if abs(a - b) > 1e-6 + 1e-4 * abs(b))
+            check.fail(
+                f"the loss of step {index} is {fmt(losses[index])}; the reference loop gets "
+                f"{fmt(ref_losses[index])}. Use the model's own loss (model(**batch).loss), "
+                "torch.optim.AdamW(model.parameters(), lr=lr) with its defaults, and no extra "
+                "changes to the gradients."
+            )
+        check.case(f"{total} steps; final loss {losses[-1]:.3f}; reference {ref_losses[-1]:.3f}")
+
+
+def _check_device(check: Check, spy: _Spy, model: nn.Module, device: torch.device) -> None:
+    where = next(model.parameters()).device
+    if where.type != device.type:
+        check.fail(f"the model stayed on {where}, not on the device you were given ({device}): "
+                   "call model.to(device) before training.")
+    if spy.device_mismatches:
+        got, want = spy.device_mismatches[0]
+        check.fail(f"a batch reached the model on {got} while the model is on {want}: move "
+                   "each batch with {k: v.to(device) for k, v in batch.items()}.")
+    check.case()
+
+
+def _check_optimizer(check: Check, spy: _Spy, model: nn.Module, lr: float) -> None:
+    optimizers = spy.optimizers()
+    if len(optimizers) > 1:
+        check.fail(
+            f"{len(optimizers)} different optimizers took steps: a new optimizer starts with "
+            "empty moment estimates (and a new scheduler starts its schedule again). Create the "
+            "optimizer and the scheduler once, before the epoch loop."
+        )
+    optimizer = optimizers[0]
+    if not isinstance(optimizer, torch.optim.AdamW):
+        check.fail(f"the optimizer is {type(optimizer).__name__}; this loop uses "
+                   "torch.optim.AdamW(model.parameters(), lr=lr).")
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    params = list(model.parameters())
+    missing = sum(1 for p in params if id(p) not in held)
+    if missing:
+        check.fail(f"the optimizer holds {len(params) - missing} of the model's {len(params)} "
+                   "parameter tensors: pass model.parameters() so the whole model is trained.")
+    check.case()
+    created = float(optimizer.param_groups[0].get("initial_lr", spy.steps[0].lr))
+    if abs(created - lr) > 1e-9 * lr:
+        check.fail(f"the optimizer was created with lr = {fmt(created)}, not with the lr "
+                   f"argument ({fmt(lr)}): pass lr=lr.")
+    check.case()
+
+
+def _check_schedule(check: Check, spy: _Spy, lr: float, total: int, epochs: int,
+                    batches: int) -> None:
+    lrs = [step.lr for step in spy.steps]
+    expected = [lr * (1 - i / total) for i in range(total)]
+    if _close_lists(lrs, expected, rtol=1e-6, atol=1e-12):
+        check.case()
+        return
+    stepped = len(spy.scheduler_steps)
+    shown = f"learning rates used: {', '.join(fmt(v) for v in lrs[:4])}, ..."
+    if not spy.schedulers:
+        check.fail(
+            f"no learning-rate scheduler: every one of the {total} steps ran at lr = "
+            f"{fmt(lrs[0])}. Create get_scheduler('linear', optimizer=optimizer, "
+            "num_warmup_steps=0, num_training_steps=...) and call scheduler.step() after each "
+            "optimizer.step()."
+        )
+    if stepped == 0:
+        check.fail(
+            f"the scheduler is never stepped: scheduler.step() ran 0 times, so all {total} "
+            f"steps used lr = {fmt(lrs[0])} instead of decaying linearly to 0. Call "
+            "scheduler.step() right after optimizer.step()."
+        )
+    if stepped == epochs and total != epochs:
+        check.fail(
+            f"scheduler.step() runs once per epoch ({stepped} times), but the schedule is "
+            f"counted in optimizer steps ({total}): the learning rate barely moved "
+            f"({fmt(lrs[0])} → {fmt(lrs[-1])}). Call scheduler.step() inside the batch loop, "
+            "after optimizer.step()."
+        )
+    if stepped != total:
+        check.fail(f"scheduler.step() ran {stepped} times for {total} optimizer steps: call it "
+                   "once after every optimizer.step().")
+    if lrs[0] == 0:
+        check.fail(f"the first step used lr = 0: no warmup here, num_warmup_steps=0 ({shown}).")
+    shifted = [lr * (1 - (i + 1) / total) for i in range(total)]
+    if _close_lists(lrs, shifted, rtol=1e-6, atol=1e-12):
+        check.fail(
+            "scheduler.step() runs before optimizer.step(): the first update already used the "
+            f"second learning rate, {fmt(lrs[0])} instead of {fmt(lr)}. Step the optimizer "
+            "first, then the scheduler."
+        )
+    if total > 1 and 0 < lrs[1] < lrs[0]:
+        sized = round(1 / (1 - lrs[1] / lrs[0]))
+        if sized == batches and epochs > 1:
+            check.fail(
+                f"the schedule is sized for one epoch ({batches} steps, len(train_dataloader)) "
+                f"but training takes epochs × len(train_dataloader) = {total} steps, so the "
+                "learning rate reached 0 after the first epoch and the later epochs learned "
+                "nothing. Use num_training_steps = epochs * len(train_dataloader)."
+            )
+        if sized != total:
+            check.fail(
+                f"the schedule is sized for {sized} steps, but training takes {total}: the "
+                f"learning rate should reach 0 exactly at the end. Use num_training_steps = "
+                f"epochs * len(train_dataloader) ({shown})."
+            )
+    check.fail(f"the learning rate should decay linearly from {fmt(lr)} to 0 over {total} "
+               f"steps ({shown}): use get_scheduler('linear', ...).")
+
+
+def _check_progress(check: Check, spy: _Spy, total: int) -> None:
+    bars = spy.bars
+    if not bars:
+        check.fail(
+            f"no progress bar: create one with tqdm (from tqdm.auto import tqdm) over the "
+            f"{total} training steps and call progress_bar.update(1) after each step."
+        )
+    counted = sum(int(getattr(bar, "n", 0)) for bar in bars)
+    if counted != total:
+        check.fail(f"the progress bar counted {counted} of the {total} steps: update it once "
+                   "per optimizer step.")
+    check.case()
+
+
+# --- Exercise 5: gradient accumulation -----------------------------------------------------
+
+
+def expected_windows(num_batches: int, accumulation_steps: int) -> list[int]:
+    """How many micro-batches each optimizer step should collect; the last window may be short."""
+    full, rest = divmod(num_batches, accumulation_steps)
+    return [accumulation_steps] * full + ([rest] if rest else [])
+
+
+def window_reference(model: nn.Module, dataloader: Any, lr: float, accumulation_steps: int,
+                     last_scale: str = "k") -> nn.Module:
+    """Plain SGD, one step per window on the concatenated window (no accumulation involved).
+
+    A short last window of r batches is scaled by r/k (``last_scale="k"``: the loss divided by
+    k as in every window) or by 1 (``"r"``: the mean over the batches it has).
+    """
+    model = copy.deepcopy(model).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    batches = list(dataloader)
+    for start in range(0, len(batches), accumulation_steps):
+        window = batches[start : start + accumulation_steps]
+        inputs = torch.cat([x for x, _ in window])
+        targets = torch.cat([y for _, y in window])
+        scale = len(window) / accumulation_steps if last_scale == "k" else 1.0
+        optimizer.zero_grad()
+        (loss_fn(model(inputs), targets) * scale).backward()
+        optimizer.step()
+    return model
+
+
+def _largest_difference(model: nn.Module, reference: nn.Module) -> tuple[float, str, float, float]:
+    """max |difference| between two models' parameters, and where: (diff, name, ours, theirs)."""
+    best = (-1.0, "", 0.0, 0.0)
+    for (name, a), b in zip(model.named_parameters(), reference.parameters(), strict=True):
+        delta = (a.detach() - b.detach()).abs()
+        value = float(delta.max())
+        if value > best[0]:
+            index = tuple(int(i) for i in torch.unravel_index(delta.argmax(), delta.shape))
+            where = f"{name}[{', '.join(map(str, index))}]"
+            best = (value, where, float(a.detach()[index]), float(b.detach()[index]))
+    return best
+
+
+@_one_thread
+def train_accumulate(train_accumulate: Callable, accumulation_steps: int = 4,
+                     num_batches: int = 10, batch_size: int = 4, lr: float = 0.5,
+                     seed: int = 0) -> None:
+    """Check ``train_accumulate(model, dataloader, optimizer, loss_fn, accumulation_steps)``.
+
+    First one window of exactly ``accumulation_steps`` micro-batches: on a dropout-free float64
+    model with SGD, the parameters after the accumulated update must equal those after one
+    update on the concatenated batch (to ``ACCUMULATION_TOLERANCE``). Then ``num_batches``
+    micro-batches, so several windows and possibly a short last one.
+    """
+    k = accumulation_steps
+    with Check("train_accumulate") as check:
+        proof = _run_accumulation(check, train_accumulate, k, k, batch_size, lr, seed)
+        _run_accumulation(check, train_accumulate, k, num_batches, batch_size, lr, seed + 1)
+        check.case(proof)
+
+
+def _run_accumulation(check: Check, fn: Callable, k: int, num_batches: int, batch_size: int,
+                      lr: float, seed: int) -> str:
+    loader = toy_dataloader(num_batches, batch_size, seed, dtype=torch.float64)
+    model = toy_model(seed, dropout=0.0, dtype=torch.float64)
+    start = copy.deepcopy(model)
+    model.eval()  # as after an evaluation: the function must switch training mode on itself
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    with _Spy(model) as spy:
+        check.call(fn, model, loader, optimizer, nn.CrossEntropyLoss(), k)
+    _check_basics(check, spy)
+    _check_windows(check, spy, num_batches, k)
+
+    windows = expected_windows(num_batches, k)
+    references = [window_reference(start, loader, lr, k, "k")]
+    if windows[-1] != k:
+        references.append(window_reference(start, loader, lr, k, "r"))
+    differences = [_largest_difference(model, ref) for ref in references]
+    best = min(differences)
+    if best[0] <= ACCUMULATION_TOLERANCE:
+        check.case()
+        return (f"{k} accumulated micro-batches of {batch_size} = one update on the "
+                f"concatenated {k * batch_size} examples: max |difference| {best[0]:.1e}, "
+                f"tolerance {ACCUMULATION_TOLERANCE:.0e}")
+    diff, where, ours, theirs = differences[0]
+    target = ("one update on the concatenated batch" if len(windows) == 1
+              else "one update per window on the concatenated window")
+    numbers = (f"parameter {where} is {ours:.10f} after your accumulated update and "
+               f"{theirs:.10f} after {target} (max |difference| {diff:.2e}; tolerance "
+               f"{ACCUMULATION_TOLERANCE:.0e})")
+    unscaled = window_reference(start, loader, lr * k, k, "k")
+    if _largest_difference(model, unscaled)[0] <= ACCUMULATION_TOLERANCE:
+        check.fail(
+            f"the loss is not divided by accumulation_steps: the gradients of {k} micro-batches "
+            f"add up, so each update is {k} times too large. {numbers[0].upper()}{numbers[1:]}. "
+            "Divide each micro-batch's loss by accumulation_steps before backward()."
+        )
+    check.fail(f"the accumulated update does not equal {target}: {numbers}.")
+
+
+def _check_windows(check: Check, spy: _Spy, num_batches: int, k: int) -> None:
+    expected = expected_windows(num_batches, k)
+    groups = spy.windows()
+    stepped = [len(g) for g in groups[: len(spy.steps)]]
+    left_over = sum(len(g) for g in groups[len(spy.steps) :])
+    first_batch = [1] + [k] * ((num_batches - 1) // k)  # stepping when idx % k == 0
+    if k > 1 and stepped == first_batch:
+        check.fail(
+            f"the optimizer steps on the first batch of each accumulation window: steps "
+            f"followed {stepped} backward passes, expected {expected}. `idx % "
+            "accumulation_steps == 0` is already true at idx 0; step when (idx + 1) % "
+            "accumulation_steps == 0."
+        )
+    if k > 1 and stepped and all(n == 1 for n in stepped) and len(stepped) == num_batches:
+        check.fail(f"the optimizer steps after every batch ({len(stepped)} steps for "
+                   f"{num_batches} batches): nothing is accumulated. Step once every "
+                   f"{k} batches.")
+    within = sum(1 for g in groups for clear in g[1:] if clear)
+    if within:
+        check.fail(
+            f"the gradients are cleared inside accumulation windows ({within} backward passes "
+            "found them zeroed), so each step only uses the last micro-batch. Zero them only "
+            "after the step (or at the start of a window)."
+        )
+    stale = sum(1 for g in groups[1:] if g and not g[0])
+    if stale:
+        check.fail(
+            f"the gradients are never cleared after a step: {stale} accumulation window(s) "
+            "started on top of the previous window's gradients. Call optimizer.zero_grad() "
+            "after optimizer.step()."
+        )
+    if stepped == expected[:-1] and left_over == expected[-1] and expected[-1] != k:
+        check.fail(
+            f"the last {_plural(left_over, 'batch')} of the epoch (a short window) never reached "
+            f"the optimizer: {num_batches} batches with accumulation_steps = {k} need "
+            f"{len(expected)} steps. Also step after the last batch."
+        )
+    if stepped != expected or left_over:
+        check.fail(f"the steps followed {stepped} backward passes (with {left_over} left over); "
+                   f"expected windows of {expected} for {num_batches} batches and "
+                   f"accumulation_steps = {k}.")
+    check.case()
+
+
+# --- Exercise 6: the number of optimizer steps ---------------------------------------------
+
+
+def reference_update_steps(num_batches: int, epochs: int, accumulation_steps: int) -> int:
+    """Each epoch ends with its own (possibly short) window: epochs × ⌈batches / k⌉."""
+    return epochs * math.ceil(num_batches / accumulation_steps)
+
+
+_UPDATE_CASES = ((459, 3, 4), (60, 3, 4), (10, 2, 3), (7, 1, 1), (8, 2, 8), (5, 1, 8))
+
+
+def num_update_steps(num_update_steps: Callable,
+                     cases: Sequence[tuple[int, int, int]] = _UPDATE_CASES) -> None:
+    """Check ``num_update_steps(num_batches, epochs, accumulation_steps) -> int``."""
+    with Check("num_update_steps") as check:
+        first = None
+        for batches, epochs, k in cases:
+            got = check.call(num_update_steps, batches, epochs, k)
+            want = reference_update_steps(batches, epochs, k)
+            case = f"{batches} batches, {epochs} epochs, accumulation_steps = {k}"
+            number = _as_int(got)
+            if number is None:
+                check.fail(
+                    f"for {case} you returned {got!r} ({type(got).__name__}): a number of "
+                    "steps is an int. Use math.ceil(...) or integer arithmetic, not plain /."
+                )
+            got = number
+            if got != want:
+                check.fail(_name_update_mistake(got, want, batches, epochs, k, case))
+            check.case()
+            first = first or (f"e.g. {_plural(batches, 'batch')} × {_plural(epochs, 'epoch')}, "
+                              f"accumulation {k}: {want}")
+        check.case(f"{first} optimizer steps")
+
+
+def _as_int(value: Any) -> int | None:
+    """``value`` as an int if it is an integer type (int, NumPy or torch integer), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.is_floating_point():
+            return None
+        return int(value)
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _name_update_mistake(got: int, want: int, batches: int, epochs: int, k: int,
+                         case: str) -> str:
+    shown = f"for {case} you returned {got}; the optimizer steps {want} times"
+    if got == batches * epochs:
+        end = 1 - want / got
+        return (
+            f"the schedule is sized without dividing by the accumulation steps: {shown}, so a "
+            f"schedule over {got} steps would stop at {end:.0%} of its peak learning rate "
+            "instead of reaching 0. Divide the batches of an epoch by accumulation_steps."
+        )
+    if got == epochs * (batches // k):
+        return (f"floor division drops the step of the last, short window: {shown}. Count a "
+                "partial window as one step: math.ceil(num_batches / accumulation_steps).")
+    if got in (math.ceil(batches * epochs / k), batches * epochs // k):
+        return (f"windows do not run across epochs: each epoch ends with its own (possibly "
+                f"short) window and step, so count ⌈num_batches / accumulation_steps⌉ per "
+                f"epoch, times epochs ({shown}).")
+    if got == math.ceil(batches / k):
+        return f"that is one epoch: multiply by the number of epochs ({shown})."
+    if got == batches * epochs * k:
+        return (f"multiplied by accumulation_steps instead of dividing: accumulation means "
+                f"fewer optimizer steps ({shown}).")
+    return f"{shown}: epochs × ⌈num_batches / accumulation_steps⌉."
