@@ -10,30 +10,12 @@ import math
 
 import pytest
 import torch
+from checker_asserts import fails_with, passes
 from transformers import get_scheduler
 
 from course_utils.checks import accelerate_loop as check
-from course_utils.feedback import CheckFailed
 
 pytestmark = pytest.mark.skipif(not check.can_fork(), reason="the checks fork processes")
-
-
-def fails_with(checker, answer, *phrases, **kwargs) -> str:
-    """Run ``checker(answer)``, expect a failure whose message holds every phrase."""
-    with pytest.raises(CheckFailed) as failure:
-        checker(answer, **kwargs)
-    message = str(failure.value)
-    assert message.startswith("✗ "), message
-    for phrase in phrases:
-        assert phrase in message, f"{phrase!r} not in {message!r}"
-    return message
-
-
-def passes(checker, answer, capsys, **kwargs) -> str:
-    checker(answer, **kwargs)
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith("✓ "), line
-    return line
 
 
 # --- the machinery ---------------------------------------------------------------------------

@@ -7,30 +7,11 @@ import math
 
 import pytest
 import torch
+from checker_asserts import fails_with, passes
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, get_scheduler
 
 from course_utils.checks import training as check
-from course_utils.feedback import CheckFailed
-
-
-def fails_with(checker, answer, *phrases, **kwargs) -> str:
-    """Run ``checker(answer)``, expect a failure whose message holds every phrase."""
-    with pytest.raises(CheckFailed) as failure:
-        checker(answer, **kwargs)
-    message = str(failure.value)
-    assert message.startswith("✗ "), message
-    for phrase in phrases:
-        assert phrase in message, f"{phrase!r} not in {message!r}"
-    return message
-
-
-def passes(checker, answer, capsys, **kwargs) -> str:
-    checker(answer, **kwargs)
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith("✓ "), line
-    return line
-
 
 # --- exercise 1: one epoch on a toy model ----------------------------------------------------
 
