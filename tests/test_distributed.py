@@ -4,43 +4,18 @@ validation pair exactly once (the smoke validation split has 101 pairs, an odd n
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import socket
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
+from train_script_helpers import free_port, load_script, reset_accelerate
 
-REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "solutions" / "04_accelerate" / "train.py"
 TRAIN_SAMPLES, BATCH_SIZE = 160, 8
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(),
                                 reason="checks a CPU process group; this machine has a GPU")
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("chapter4_train_for_launch", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def reset_accelerate() -> None:
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
 
 
 @pytest.fixture
@@ -66,7 +41,7 @@ def test_notebook_launcher_runs_train_py_on_two_cpu_processes(tmp_path: Path, sm
     out = tmp_path / "run"
     argv = ["--epochs", "1", "--max-train-samples", str(TRAIN_SAMPLES), "--batch-size",
             str(BATCH_SIZE), "--output-dir", str(out)]
-    notebook_launcher(load_script().main, args=(argv,), num_processes=2,
+    notebook_launcher(load_script("chapter4_train_for_launch").main, args=(argv,), num_processes=2,
                       use_port=str(free_port()))
     report = json.loads((out / "results.json").read_text())
 

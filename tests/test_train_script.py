@@ -4,48 +4,24 @@ profile variables, and ``accelerate launch`` runs it on two CPU processes."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import nbformat
 import pytest
 import torch
+from train_script_helpers import SCRIPT, free_port, load_script, reset_accelerate
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTER = REPO / "solutions" / "04_accelerate"
-SCRIPT = CHAPTER / "train.py"
 NOTEBOOK = CHAPTER / "04_accelerate.ipynb"
 RESULT_KEYS = {"accuracy", "f1", "train_seconds", "train_samples_per_second"}
 SMOKE = {"COURSE_PROFILE": "smoke", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
          "TOKENIZERS_PARALLELISM": "false"}
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("chapter4_train", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def reset_accelerate() -> None:
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
 
 
 def written_script() -> bytes:
