@@ -128,9 +128,24 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+def adamw(params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.AdamW:
+    """torch's AdamW with its fused kernel, as the Trainer's default ``optim="adamw_torch_fused"``.
+
+    Left to choose, torch runs AdamW's for-loop implementation on a CPU: a dozen passes over
+    memory per tensor, about 155 ms per step for all-MiniLM-L6-v2 against 18 ms fused, which made
+    the loop 0.86x the Trainer's speed (chapter 5). The update is the same up to rounding. Falls
+    back to the default where this torch has no fused kernel for the parameters' device.
+    """
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, lr=lr, fused=True)
+    except RuntimeError:  # e.g. torch < 2.4 on a CPU
+        return torch.optim.AdamW(params, lr=lr)
+
+
 def train(model: torch.nn.Module, train_dataloader: DataLoader, *, epochs: int, lr: float,
           device: torch.device | None = None, progress: bool = True) -> list[float]:
-    """The reference fine-tuning loop: AdamW, linear decay to zero, one step per batch.
+    """The reference fine-tuning loop: AdamW (fused), linear decay to zero, one step per batch.
 
     Returns the training loss of every step.
     """
@@ -139,7 +154,7 @@ def train(model: torch.nn.Module, train_dataloader: DataLoader, *, epochs: int, 
 
     device = device or default_device()
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    optimizer = adamw(model.parameters(), lr)
     num_training_steps = epochs * len(train_dataloader)
     scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
                               num_training_steps=num_training_steps)

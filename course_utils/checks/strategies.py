@@ -1,0 +1,564 @@
+"""Checkers for chapter 5, Beyond the loop: fine-tuning strategies and the Trainer.
+
+``freeze`` runs the student's ``freeze(model, strategy)`` on small BERT classifiers built from a
+config (random weights, a few milliseconds each) and compares ``requires_grad`` group by group
+(embeddings, each encoder layer, pooler, head) with the strategy, then compares the parameters
+it returns (what the optimizer will get) with the trainable ones. ``training_arguments`` reads
+the ``TrainingArguments`` the student builds and names every setting that would make the
+Trainer train differently from the hand-written loop.
+
+The chapter's measuring helpers live here too: :func:`count_parameters`,
+:func:`training_state_megabytes` and :class:`PeakMemory`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_utils.feedback import Check, fmt
+
+STRATEGIES = ("full", "lower", "head")
+ADAMW_OPTIMS = ("adamw_torch", "adamw_torch_fused")
+WEIGHT_DECAY = 0.01  # torch.optim.AdamW's default: what the hand-written loop uses
+
+
+# --- measuring helpers (used by the notebook) ----------------------------------------------
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) numbers of parameter values."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+def training_state_megabytes(model: nn.Module) -> float:
+    """Memory that trainable parameters add in training, in MB: a gradient and AdamW's two
+    moment estimates per trainable value (frozen ones have none of the three)."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return sum(3 * p.numel() * p.element_size() for p in trainable) / 2**20
+
+
+class PeakMemory:
+    """Peak memory of a block, in MB: ``with PeakMemory(device) as peak: ...; peak.megabytes``.
+
+    On a CUDA GPU it is ``torch.cuda.max_memory_allocated`` above what was allocated when the
+    block started (exact: the tensors the block created). On a CPU it is the growth of the
+    process's resident memory (RSS, read with psutil every few milliseconds in a thread):
+    rougher, because the allocator keeps freed memory and reuses it. ``method`` says which.
+    """
+
+    def __init__(self, device: torch.device | str | None = None, interval: float = 0.002) -> None:
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.interval = interval
+        self.megabytes = 0.0
+        self.method = ("torch.cuda.max_memory_allocated" if self.device.type == "cuda"
+                       else "process RSS growth (psutil)")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._start = torch.cuda.memory_allocated(self.device)
+            return self
+        import psutil
+
+        self._process = psutil.Process(os.getpid())
+        self._start = self._peak = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._peak = max(self._peak, self._process.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc: object) -> bool:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self._stop.set()
+            if self._thread is not None:
+                self._thread.join()
+            peak = max(self._peak, self._process.memory_info().rss)
+        self.megabytes = max(peak - self._start, 0) / 2**20
+        return False
+
+
+# --- Exercise 1: freeze(model, strategy) ----------------------------------------------------
+
+
+def checker_bert(num_layers: int = 4, seed: int = 0) -> nn.Module:
+    """A small BERT sequence classifier (random weights) with ``num_layers`` encoder layers."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(vocab_size=60, hidden_size=16, num_hidden_layers=num_layers,
+                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=32,
+                        num_labels=2)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return BertForSequenceClassification(config)
+
+
+def _group(name: str, prefix: str) -> str:
+    """The part of the model a parameter belongs to: 'embeddings', 'layer 3', 'pooler', 'head'."""
+    if not name.startswith(prefix + "."):
+        return "head"
+    parts = name[len(prefix) + 1:].split(".")
+    if parts[0] == "encoder" and len(parts) > 2 and parts[1] == "layer":
+        return f"layer {parts[2]}"
+    return parts[0]
+
+
+def expected_trainable(group: str, strategy: str, num_layers: int) -> bool:
+    """Whether a group trains under a strategy: 'lower' freezes the embeddings and the lower
+    half of the layers (``num_layers // 2`` of them), 'head' freezes all of the encoder."""
+    if strategy == "full" or group == "head":
+        return True
+    if strategy == "head":
+        return False
+    if group == "embeddings":
+        return False
+    if group.startswith("layer "):
+        return int(group.split()[1]) >= num_layers // 2
+    return True  # the pooler sits above the layers
+
+
+def _groups(model: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
+    prefix = model.base_model_prefix
+    groups: dict[str, list[tuple[str, nn.Parameter]]] = {}
+    for name, param in model.named_parameters():
+        groups.setdefault(_group(name, prefix), []).append((name, param))
+    return groups
+
+
+def _names(groups: Iterable[str]) -> str:
+    groups = list(groups)
+    layers = [g for g in groups if g.startswith("layer ")]
+    others = [g for g in groups if not g.startswith("layer ")]
+    text = others[:]
+    if layers:
+        numbers = ", ".join(g.split()[1] for g in layers)
+        text.insert(min(1, len(text)), f"layer{'s' if len(layers) > 1 else ''} {numbers}")
+    return ", ".join(text)
+
+
+def _layer_numbers(groups: Iterable[str]) -> list[int]:
+    return sorted(int(g.split()[1]) for g in groups if g.startswith("layer "))
+
+
+def _explain_freeze(error: Exception) -> str | None:
+    text = str(error)
+    if isinstance(error, AttributeError) and "requires_grad" in text:
+        return ("a module has no `requires_grad` of its own: call "
+                "`module.requires_grad_(False)` (a method, with the underscore), or set "
+                "`p.requires_grad = False` on each of `module.parameters()`")
+    if isinstance(error, (AttributeError, TypeError)) and "layer" in text:
+        return ("the encoder layers are `model.bert.encoder.layer` (a ModuleList: index it, or "
+                "slice it, like a list)")
+    return None
+
+
+def _call_freeze(check: Check, freeze_fn: Callable, model: nn.Module,
+                 strategy: str) -> list[Any]:
+    result = check.call(freeze_fn, model, strategy, name="freeze", explain=_explain_freeze)
+    flagged = [name for name, module in model.named_modules()
+               if "requires_grad" in vars(module)]
+    if flagged:
+        check.fail(
+            f"`module.requires_grad = ...` was set on {flagged[0] or 'the model'}: on a module "
+            "that only creates a plain attribute and freezes nothing. Call "
+            "`module.requires_grad_(False)` (with the underscore), or set `p.requires_grad` on "
+            "each of `module.parameters()`."
+        )
+    if result is None:
+        check.fail(
+            f"freeze(model, {strategy!r}) returned None: return the parameters the optimizer "
+            "should get, e.g. `[p for p in model.parameters() if p.requires_grad]`."
+        )
+    if isinstance(result, (nn.Module, torch.optim.Optimizer)):
+        check.fail(
+            f"freeze(model, {strategy!r}) returned a {type(result).__name__}: return the list of "
+            "trainable parameters (the tensors themselves), which you then pass to AdamW."
+        )
+    try:
+        returned = list(result)
+    except TypeError:
+        check.fail(f"freeze(model, {strategy!r}) returned a {type(result).__name__}, which is "
+                   "not a list of parameters.")
+    if any(isinstance(item, tuple) for item in returned):
+        check.fail(
+            "you returned (name, parameter) pairs: return the parameters themselves, "
+            "e.g. `[p for p in model.parameters() if p.requires_grad]` (AdamW needs tensors)."
+        )
+    if not all(isinstance(item, torch.Tensor) for item in returned):
+        kinds = sorted({type(item).__name__ for item in returned if
+                        not isinstance(item, torch.Tensor)})
+        check.fail(f"freeze(model, {strategy!r}) returned a list holding {', '.join(kinds)}: "
+                   "it should hold only the model's parameter tensors.")
+    return returned
+
+
+def _check_requires_grad(check: Check, model: nn.Module, strategy: str, num_layers: int,
+                         before: str | None) -> None:
+    groups = _groups(model)
+    after = f" (after an earlier freeze(model, {before!r}))" if before else ""
+    frozen_head = [name for name, p in groups.get("head", []) if not p.requires_grad]
+    if frozen_head:
+        check.fail(
+            f"the classification head is frozen under strategy {strategy!r}{after}: "
+            f"{frozen_head[0]} has requires_grad=False. The head is new and starts from random "
+            "weights: it is the one part every strategy must train, or the model cannot learn "
+            "the task at all."
+        )
+    partial, wrong_frozen, wrong_trainable = [], [], []
+    for group, members in groups.items():
+        flags = {p.requires_grad for _, p in members}
+        if len(flags) > 1:
+            partial.append(group)
+            continue
+        trains = flags == {True}
+        want = expected_trainable(group, strategy, num_layers)
+        if trains and not want:
+            wrong_trainable.append(group)
+        elif want and not trains:
+            wrong_frozen.append(group)
+    if partial:
+        group = partial[0]
+        mixed = [name for name, p in groups[group] if not p.requires_grad]
+        check.fail(
+            f"{group} is only partly frozen under {strategy!r}{after}: {len(mixed)} of its "
+            f"{len(groups[group])} parameter tensors are frozen (e.g. {mixed[0]}). Freeze or "
+            "train a part as a whole: every tensor of `part.parameters()`, weights and biases."
+        )
+    if not wrong_frozen and not wrong_trainable:
+        return
+    if before and wrong_frozen:  # the same strategies passed on fresh models
+        check.fail(
+            f"after freeze(model, {before!r}), freeze(model, {strategy!r}) left "
+            f"{_names(wrong_frozen)} frozen: freeze must also switch requires_grad back to "
+            "True for the parts the strategy trains, not only switch parts off (e.g. start "
+            "with `model.requires_grad_(True)`)."
+        )
+    if strategy == "full":
+        check.fail(
+            f"strategy 'full' updates the whole model, but {_names(wrong_frozen)} "
+            f"{'is' if len(wrong_frozen) == 1 else 'are'} frozen{after}."
+        )
+    if strategy == "head":
+        pooler = (" The pooler belongs to the pretrained encoder (model.bert.pooler), not to "
+                  "the new head: freeze it too." if wrong_trainable == ["pooler"] else "")
+        check.fail(
+            f"strategy 'head' trains only the classification head, but "
+            f"{_names(wrong_trainable)} of the encoder "
+            f"{'is' if len(wrong_trainable) == 1 else 'are'} still trainable{after}.{pooler}"
+        )
+    # strategy == "lower"
+    half = num_layers // 2
+    want_frozen = list(range(half))
+    frozen_layers = _layer_numbers(g for g, m in groups.items() if not m[0][1].requires_grad)
+    layers_text = (f"layers {', '.join(map(str, want_frozen))}" if half > 1 else
+                   "layer 0" if half == 1 else "no layer")
+    rule = (f"'lower' freezes the embeddings and the lower half of the {num_layers} encoder "
+            f"layers ({layers_text}, the ones closest to the embeddings), and trains the rest")
+    if "embeddings" in wrong_trainable:
+        check.fail(f"the embeddings are still trainable under 'lower'{after}: {rule}.")
+    if "pooler" in wrong_frozen:
+        check.fail(f"the pooler is frozen under 'lower'{after}: it sits above the encoder "
+                   f"layers, so it trains with the upper half. {rule}.")
+    if frozen_layers == list(range(num_layers)) and half < num_layers:
+        check.fail(f"all {num_layers} encoder layers are frozen under 'lower'{after}: {rule}.")
+    upper = list(range(num_layers - half, num_layers))
+    if half and frozen_layers == upper and upper != want_frozen:
+        check.fail(
+            f"you froze the upper layers ({', '.join(map(str, upper))}) under 'lower'{after}: "
+            f"encoder.layer[0] is the lowest, right above the embeddings. {rule}."
+        )
+    check.fail(
+        f"under 'lower' the frozen encoder layers are "
+        f"{_layer_numbers_text(frozen_layers)}{after}, expected {layers_text}: {rule}."
+    )
+
+
+def _layer_numbers_text(numbers: Sequence[int]) -> str:
+    return ", ".join(map(str, numbers)) if numbers else "none"
+
+
+def _check_returned(check: Check, model: nn.Module, strategy: str, returned: list[Any]) -> None:
+    names = {id(p): name for name, p in model.named_parameters()}
+    strangers = [p for p in returned if id(p) not in names]
+    if strangers:
+        check.fail(
+            f"{len(strangers)} of the tensors you returned are not parameters of the model "
+            "(copies, or tensors made from them?): return the model's own parameters, "
+            "`p for p in model.parameters()`, so the optimizer updates the model."
+        )
+    ids = [id(p) for p in returned]
+    if len(ids) != len(set(ids)):
+        twice = next(names[i] for i in ids if ids.count(i) > 1)
+        check.fail(f"some parameters appear twice in what you returned (e.g. {twice}): "
+                   "the optimizer would update them twice per step.")
+    frozen = [names[id(p)] for p in returned if not p.requires_grad]
+    if frozen:
+        check.fail(
+            f"the optimizer would receive {len(frozen)} frozen parameter tensor"
+            f"{'s' if len(frozen) > 1 else ''} under {strategy!r} (e.g. {frozen[0]}): return "
+            "only the trainable ones (`p.requires_grad`), so the optimizer holds exactly what "
+            "is trained and a frozen part cannot start moving if something else turns its "
+            "gradients on."
+        )
+    given = set(ids)
+    missing = [name for name, p in model.named_parameters()
+               if p.requires_grad and id(p) not in given]
+    if missing:
+        check.fail(
+            f"{len(missing)} trainable parameter tensor{'s are' if len(missing) > 1 else ' is'} "
+            f"missing from what you returned under {strategy!r} (e.g. {missing[0]}): the "
+            "optimizer would never update them. Return every parameter with requires_grad=True."
+        )
+
+
+def freeze(freeze_fn: Callable, num_layers: int = 4,
+           order: Sequence[str] = STRATEGIES) -> None:
+    """Check ``freeze(model, strategy) -> trainable parameters`` for 'full', 'lower', 'head'."""
+    with Check("freeze") as check:
+        shares = []
+        for strategy in order:  # each strategy on a fresh model
+            model = checker_bert(num_layers)
+            returned = _call_freeze(check, freeze_fn, model, strategy)
+            _check_requires_grad(check, model, strategy, num_layers, None)
+            _check_returned(check, model, strategy, returned)
+            trainable, total = count_parameters(model)
+            shares.append(f"{strategy} {100 * trainable / total:.0f}%")
+            check.case()
+        model = checker_bert(num_layers, seed=1)  # the same model, strategy after strategy
+        sequence = [*order, *reversed(order)]
+        for before, strategy in zip(sequence, sequence[1:], strict=False):
+            if before == strategy:
+                continue
+            returned = _call_freeze(check, freeze_fn, model, strategy)
+            _check_requires_grad(check, model, strategy, num_layers, before)
+            _check_returned(check, model, strategy, returned)
+            check.case()
+        _check_unknown_strategy(check, freeze_fn, num_layers)
+        check.case(f"trainable share with {num_layers} layers: {', '.join(shares)}")
+
+
+def _check_unknown_strategy(check: Check, freeze_fn: Callable, num_layers: int) -> None:
+    model = checker_bert(num_layers)
+    try:
+        freeze_fn(model, "haed")
+    except ValueError:
+        return
+    except NotImplementedError:
+        check.call(freeze_fn, model, "haed", name="freeze")
+    except Exception as error:
+        check.fail(
+            f"freeze(model, 'haed') raised {type(error).__name__}: for a strategy it does not "
+            "know, raise ValueError with a message naming the three strategies."
+        )
+    check.fail(
+        "freeze(model, 'haed') returned normally: a typo in the strategy would silently train "
+        "the wrong parts. Raise ValueError for any strategy other than 'full', 'lower', 'head'."
+    )
+
+
+# --- Exercise 2: the hand loop's settings as TrainingArguments -------------------------------
+
+
+def _explain_arguments(error: Exception) -> str | None:
+    text = str(error)
+    renamed = {
+        "evaluation_strategy": "`evaluation_strategy` is now `eval_strategy` (renamed in "
+                               "transformers 4.46; 5.x no longer accepts the old name)",
+        "no_cuda": "`no_cuda` is now `use_cpu`",
+        "overwrite_output_dir": "`overwrite_output_dir` no longer exists in transformers 5.x: "
+                                "leave it out",
+    }
+    if isinstance(error, TypeError):
+        for old, hint in renamed.items():
+            if f"'{old}'" in text:
+                return hint
+        if "unexpected keyword argument" in text:
+            return (f"TrainingArguments does not take that argument ({text.split(':')[-1].strip()}"
+                    "): check the spelling against the list in the exercise")
+    return None
+
+
+def training_arguments(make_args: Callable, lr: float = 2e-5, epochs: int = 2,
+                       batch_size: int = 16, seed: int = 7) -> None:
+    """Check ``make_training_args(output_dir, hparams)``: the hand loop's settings, nothing else."""
+    import tempfile
+
+    from transformers import TrainingArguments
+
+    from course_utils.pipeline import Hyperparameters
+
+    hparams = Hyperparameters(lr=lr, epochs=epochs, batch_size=batch_size, seed=seed)
+    output_dir = tempfile.mkdtemp(prefix="check-training-args-")
+    with Check("training_arguments") as check:
+        args = check.call(make_args, output_dir, hparams, name="make_training_args",
+                          explain=_explain_arguments)
+        if not isinstance(args, TrainingArguments):
+            check.fail(f"make_training_args returned a {type(args).__name__}: build and return "
+                       "a transformers.TrainingArguments(...).")
+        check.case()
+        if os.path.abspath(str(args.output_dir)) != os.path.abspath(output_dir):
+            check.fail(f"output_dir is {args.output_dir!r}: use the folder you were given "
+                       f"({output_dir!r}), a temporary one, so nothing lands next to the notebook.")
+        check.case()
+        same = [
+            ("learning_rate", args.learning_rate, hparams.lr, "hparams.lr"),
+            ("num_train_epochs", args.num_train_epochs, hparams.epochs, "hparams.epochs"),
+            ("per_device_train_batch_size", args.per_device_train_batch_size,
+             hparams.batch_size, "hparams.batch_size"),
+            ("seed", args.seed, hparams.seed, "hparams.seed"),
+        ]
+        for field, got, want, source in same:
+            if got != want:
+                hint = (" (the Trainer's default is 5e-5)" if field == "learning_rate" else
+                        " (the Trainer's default is 8)" if "batch" in field else
+                        " (the Trainer's default is 3)" if "epochs" in field else
+                        " (the Trainer's default is 42)" if field == "seed" else "")
+                check.fail(f"{field} is {got!r}, the hand loop uses {want!r}: set "
+                           f"{field}={source}{hint}.")
+            check.case()
+        if args.gradient_accumulation_steps != 1:
+            check.fail(f"gradient_accumulation_steps is {args.gradient_accumulation_steps}: the "
+                       "hand loop steps after every batch, so leave it at 1.")
+        check.case()
+        scheduler = str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type))
+        if scheduler != "linear":
+            check.fail(f"lr_scheduler_type is {scheduler!r}: the hand loop decays the learning "
+                       "rate linearly to 0, which is 'linear' (the default).")
+        warmup = args.get_warmup_steps(100)
+        if warmup:
+            check.fail(f"the schedule warms up ({warmup} of 100 steps with your settings): the "
+                       "hand loop starts at the full learning rate, so leave warmup_steps at 0.")
+        check.case()
+        optim = str(getattr(args.optim, "value", args.optim))
+        if optim not in ADAMW_OPTIMS:
+            check.fail(f"optim is {optim!r}: the hand loop uses torch's AdamW; keep the default "
+                       "('adamw_torch_fused', torch's fused AdamW kernel).")
+        check.case()
+        if args.weight_decay != WEIGHT_DECAY:
+            default = " (the Trainer's default, 0.0)" if args.weight_decay == 0 else ""
+            check.fail(
+                f"weight_decay is {fmt(args.weight_decay)}{default}, but torch.optim.AdamW, "
+                f"which the hand loop builds without arguments, decays by {WEIGHT_DECAY}: set "
+                f"weight_decay={WEIGHT_DECAY}."
+            )
+        check.case()
+        if args.max_grad_norm:
+            default = " (the Trainer's default)" if args.max_grad_norm == 1.0 else ""
+            check.fail(
+                f"max_grad_norm is {fmt(args.max_grad_norm)}{default}: the Trainer would clip "
+                "the gradients' norm to that before every step, which the hand loop never does. "
+                "Set max_grad_norm=0 to switch clipping off."
+            )
+        check.case()
+        if args.fp16 or args.bf16:
+            check.fail("mixed precision is on (fp16/bf16): the hand loop computes in float32; "
+                       "leave both off.")
+        check.case()
+        strategies = [
+            ("eval_strategy", "epoch", "evaluate on the validation set after every epoch, as "
+                                       "the chapter-3 loop does"),
+            ("logging_strategy", "epoch", "log the mean training loss of every epoch, so it "
+                                          "can be compared with the hand loop's"),
+            ("save_strategy", "no", "the hand loop saves nothing while it trains (the default "
+                                    "writes a checkpoint every 500 steps)"),
+        ]
+        for field, want, why in strategies:
+            value = getattr(args, field)
+            got = str(getattr(value, "value", value))
+            if got != want:
+                check.fail(f"{field} is {got!r}: set {field}={want!r} to {why}.")
+            check.case()
+        check.case(f"lr {fmt(args.learning_rate)}, {fmt(args.num_train_epochs)} epochs, batch "
+                   f"{args.per_device_train_batch_size}, weight decay {fmt(args.weight_decay)}, "
+                   "no clipping")
+
+
+# --- Exercise 3: the fast AdamW ---------------------------------------------------------------
+
+
+def _toy_parameters(seed: int, dtype: torch.dtype) -> list[nn.Parameter]:
+    generator = torch.Generator().manual_seed(seed)
+    shapes = [(6, 4), (6,), (3, 6), (3,)]
+    return [nn.Parameter(torch.randn(shape, generator=generator, dtype=dtype))
+            for shape in shapes]
+
+
+def _fill_grads(params: Sequence[torch.Tensor], seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed + 1)
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=generator, dtype=p.dtype)
+
+
+def fast_adamw(make_adamw: Callable, lr: float = 3e-4, seed: int = 0,
+               dtype: torch.dtype = torch.float32) -> None:
+    """Check ``make_adamw(params, lr)``: torch's AdamW over exactly ``params``, fused kernel."""
+    params = _toy_parameters(seed, dtype)
+    with Check("fast_adamw") as check:
+        optimizer = check.call(make_adamw, params, lr, name="make_adamw")
+        if isinstance(optimizer, torch.optim.Adam) and not isinstance(
+                optimizer, torch.optim.AdamW):
+            check.fail("you built torch.optim.Adam: its weight_decay adds an L2 term to the "
+                       "gradient, while AdamW decays the weights directly (decoupled). Use "
+                       "torch.optim.AdamW.")
+        if not isinstance(optimizer, torch.optim.AdamW):
+            check.fail(f"make_adamw returned a {type(optimizer).__name__}: return a "
+                       "torch.optim.AdamW(...).")
+        check.case()
+        held = [p for group in optimizer.param_groups for p in group["params"]]
+        if sorted(map(id, held)) != sorted(map(id, params)):
+            check.fail(f"the optimizer holds {len(held)} tensors, not the {len(params)} "
+                       "parameters it was given: build it over `params` (the argument), "
+                       "not over a model's parameters.")
+        check.case()
+        group = optimizer.param_groups[0]
+        if group["lr"] != lr:
+            check.fail(f"the learning rate is {group['lr']!r}, not the lr argument ({lr!r}).")
+        if group["weight_decay"] != WEIGHT_DECAY:
+            check.fail(f"weight_decay is {group['weight_decay']!r}: keep AdamW's default "
+                       f"({WEIGHT_DECAY}), like the loop you are speeding up.")
+        check.case()
+        if not group.get("fused"):
+            if group.get("foreach"):
+                check.fail(
+                    "foreach=True is faster than the default on a CPU (one call per operation "
+                    "for all tensors at once), but it still makes a pass over memory for each "
+                    "of AdamW's operations. fused=True does the whole update in one pass per "
+                    "tensor: pass fused=True."
+                )
+            check.fail(
+                "this is the default AdamW: on a CPU, torch picks its for-loop implementation "
+                "(a dozen small operations per tensor, one tensor at a time), the slowest of "
+                "the three. Pass fused=True, as the Trainer does (optim='adamw_torch_fused')."
+            )
+        check.case()
+        reference_params = [p.detach().clone().requires_grad_(True) for p in params]
+        _fill_grads(params, seed)
+        _fill_grads(reference_params, seed)
+        reference = torch.optim.AdamW(reference_params, lr=lr)
+        for _ in range(3):
+            optimizer.step()
+            reference.step()
+        error = max((a - b).abs().max().item()
+                    for a, b in zip(params, reference_params, strict=True))
+        if error > 1e-5:
+            check.fail(f"three steps of your optimizer end {fmt(error)} away from torch's "
+                       "default AdamW with the same lr: keep betas, eps and amsgrad at their "
+                       "defaults.")
+        check.case(f"fused AdamW; after 3 steps it matches the default AdamW to {error:.0e}")
