@@ -109,9 +109,12 @@ test)
         paths=() # the arguments name what to test
     fi
     # --nbval-lax collects every .ipynb under the given paths and checks that its cells run;
-    # tests/fixtures holds data, not tests.
+    # tests/fixtures holds data, not tests. Tests run on one worker per core (pytest-xdist);
+    # a file stays on one worker (a notebook's cells run in order), except the round trip,
+    # shared out by chapter (conftest.py). COURSE_TEST_WORKERS=0, or `-n 0` at the end,
+    # runs everything in one process.
     exec python -m pytest --nbval-lax --nbval-current-env --ignore=tests/fixtures \
-        ${paths[@]+"${paths[@]}"} "$@"
+        -n "${COURSE_TEST_WORKERS:-auto}" --dist loadfile ${paths[@]+"${paths[@]}"} "$@"
     ;;
 check)
     setup "$command"
