@@ -42,8 +42,8 @@ def plot_history(history: Sequence[Mapping[str, float]], *, title: str = "", axe
     ``train_loss``, ``accuracy`` and ``f1``. Returns the two Axes."""
     import matplotlib.pyplot as plt
 
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    if axes is None:  # constrained layout keeps the title clear of the panels' titles
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     loss_ax, metric_ax = axes
     epochs = list(range(1, len(history) + 1))
     loss_ax.plot(epochs, [row["train_loss"] for row in history], marker="o", color="C0")
@@ -73,27 +73,36 @@ def plot_history(history: Sequence[Mapping[str, float]], *, title: str = "", axe
 
 def plot_strategies(rows: Sequence[Mapping[str, float]], *, title: str = "", axes=None):
     """Fine-tuning strategies side by side: trainable parameters (log scale), seconds per epoch,
-    and validation accuracy and F1. Each row has ``strategy``, ``trainable``,
-    ``seconds_per_epoch``, ``accuracy`` and ``f1``. Returns the three Axes."""
+    memory (the measured peak next to the gradients and AdamW state the strategy implies) and
+    validation accuracy and F1. Each row has ``strategy``, ``trainable``,
+    ``seconds_per_epoch``, ``peak_mb``, ``state_mb``, ``accuracy`` and ``f1``. Returns the
+    four Axes."""
     import matplotlib.pyplot as plt
 
-    if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    if axes is None:  # constrained layout keeps the title clear of the panels' titles
+        _, axes = plt.subplots(1, 4, figsize=(14, 3.6), layout="constrained")
     names = [str(row["strategy"]) for row in rows]
     places = list(range(len(rows)))
-    params_ax, time_ax, score_ax = axes
+    params_ax, time_ax, memory_ax, score_ax = axes
     params_ax.bar(places, [row["trainable"] for row in rows], color="C0")
     params_ax.set_yscale("log")
     params_ax.set_title("trainable parameters")
     time_ax.bar(places, [row["seconds_per_epoch"] for row in rows], color="C1")
     time_ax.set_title("seconds per epoch")
     width = 0.38
+    for offset, key, label, color in ((-width / 2, "peak_mb", "measured peak", "C4"),
+                                      (width / 2, "state_mb", "grads + AdamW", "C5")):
+        memory_ax.bar([p + offset for p in places], [row[key] for row in rows], width,
+                      color=color, label=label)
+    memory_ax.set_title("memory while training (MB)")
+    memory_ax.legend(fontsize="small")
     for offset, key, color in ((-width / 2, "accuracy", "C2"), (width / 2, "f1", "C3")):
         score_ax.bar([p + offset for p in places], [row[key] for row in rows], width,
                      color=color, label=key)
-    score_ax.set_ylim(0, 1)
+    score_ax.set_ylim(0, 1.15)  # room for the legend above the bars
+    score_ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     score_ax.set_title("validation scores")
-    score_ax.legend(loc="lower right")
+    score_ax.legend(loc="upper center", ncol=2, fontsize="small")
     for ax in axes:
         ax.set_xticks(places, names)
     if title:
@@ -108,8 +117,8 @@ def plot_runs(histories: Mapping[str, Sequence[Mapping[str, float]]], *, title: 
     per epoch with ``train_loss``, ``accuracy`` and ``f1``. Returns the two Axes."""
     import matplotlib.pyplot as plt
 
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    if axes is None:  # constrained layout keeps the title clear of the panels' titles
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     loss_ax, metric_ax = axes
     for index, (name, history) in enumerate(histories.items()):
         epochs = list(range(1, len(history) + 1))
@@ -141,7 +150,7 @@ def plot_step_times(parts: Mapping[str, Mapping[str, float]], *, title: str = ""
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.6 * len(parts) + 1.2))
+        _, ax = plt.subplots(figsize=(7, 0.6 * len(parts) + 1.6), layout="constrained")
     kinds: list[str] = []
     for split in parts.values():
         kinds += [kind for kind in split if kind not in kinds]
@@ -153,6 +162,6 @@ def plot_step_times(parts: Mapping[str, Mapping[str, float]], *, title: str = ""
         lefts = [left + width for left, width in zip(lefts, widths, strict=True)]
     ax.invert_yaxis()
     ax.set_xlabel("milliseconds per training step")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=len(kinds), fontsize="small")
     ax.set_title(title)
     return ax
