@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from course_utils import verdict_log
+
 PASS_MARK = "✓"
 FAIL_MARK = "✗"
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -55,7 +57,11 @@ class Check:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
             detail = f" ({'; '.join(self.details)})" if self.details else ""
-            print(f"{PASS_MARK} {self.task} — {self.passed}/{self.passed} checks passed{detail}")
+            line = f"{PASS_MARK} {self.task} — {self.passed}/{self.passed} checks passed{detail}"
+            verdict_log.record(True, line)
+            print(line)
+        elif issubclass(exc_type, CheckFailed):
+            verdict_log.record(False, str(exc))
         return False
 
     def case(self, detail: str | None = None) -> None:
