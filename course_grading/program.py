@@ -81,9 +81,7 @@ def _python_source(source: str) -> str:
 def bound_names(node: ast.stmt) -> set[str]:
     """The names a top-level statement binds in the notebook's namespace."""
     if isinstance(node, _IMPORTS):
-        return {
-            (alias.asname or alias.name).split(".")[0] for alias in node.names
-        }
+        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
     names: set[str] = set()
     todo: list[ast.AST] = [node]
     while todo:
@@ -119,7 +117,8 @@ def used_names(node: ast.AST) -> set[str]:
         child = todo.pop()
         todo.extend(child.get_children())
         names |= {
-            s.get_name() for s in child.get_symbols()
+            s.get_name()
+            for s in child.get_symbols()
             if s.is_referenced() and (s.is_global() or s.is_free()) and not s.is_local()
         }
     if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):

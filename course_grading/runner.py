@@ -152,7 +152,11 @@ class Snapshot:
                     found.append(f"`{label}.{key}` was replaced")
         for ident, (label, code_id) in self.code.items():
             function = _FUNCTIONS.get(ident)
-            if function is not None and not label.startswith(skip) and id(function.__code__) != code_id:
+            if (
+                function is not None
+                and not label.startswith(skip)
+                and id(function.__code__) != code_id
+            ):
                 found.append(f"the code of `{label}` was replaced")
         if not _same_imports(self.path, _import_state()):
             found.append(
@@ -172,7 +176,11 @@ def _import_state() -> tuple:
     """What decides where imports come from. Libraries may *append* to sys.path (evaluate
     adds its module cache); anything put ahead of them, or a new finder, could shadow them."""
     packages = tuple(
-        (name, tuple(getattr(module, "__path__", ()) or ()), getattr(getattr(module, "__spec__", None), "origin", None))
+        (
+            name,
+            tuple(getattr(module, "__path__", ()) or ()),
+            getattr(getattr(module, "__spec__", None), "origin", None),
+        )
         for name, module in sorted(sys.modules.items())
         if name.startswith("course_utils") and module is not None
     )
@@ -240,7 +248,12 @@ def _install_audit_hook(armed: list[bool], violations: list[str], trusted_ids: s
         reason = _BLOCKED_EVENTS.get(event)
         if reason is None and event.startswith("ctypes."):
             reason = "calls C code through ctypes"
-        if reason is None and event in ("os.kill", "os.killpg") and args and args[0] in (own_pid, os.getppid(), 1, 0, -1):
+        if (
+            reason is None
+            and event in ("os.kill", "os.killpg")
+            and args
+            and args[0] in (own_pid, os.getppid(), 1, 0, -1)
+        ):
             reason = "sends a signal to the grading processes"
         if reason is None and event == "open" and args and isinstance(args[0], (str, bytes)):
             path = os.fsdecode(args[0])
@@ -302,18 +315,28 @@ def _describe_exception(error: BaseException) -> str:
             f"{error}: the test needs a definition the notebook does not have when this "
             "exercise is graded. Was the answer cell renamed, deleted or left with a syntax error?"
         )
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(STUDENT_FILE)]
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(STUDENT_FILE)
+    ]
     where = f" (in {frames[-1].filename[1:-1]}, line {frames[-1].lineno})" if frames else ""
     return f"the test stopped with {type(error).__name__}: {error}{where}"
 
 
-def _run_exercise(exercise: dict, snapshot: Snapshot, armed: list[bool], violations: list[str],
-                  out: int, memory_bytes: int) -> None:
+def _run_exercise(
+    exercise: dict,
+    snapshot: Snapshot,
+    armed: list[bool],
+    violations: list[str],
+    out: int,
+    memory_bytes: int,
+) -> None:
     """In the child: run one exercise and write its verdict to ``out``. Never returns."""
     import resource
 
     devnull = os.open(os.devnull, os.O_RDWR)
-    log = os.open(f"/tmp/exercise-{exercise['cell']}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    log = os.open(
+        f"/tmp/exercise-{exercise['cell']}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600
+    )
     os.dup2(devnull, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -350,7 +373,9 @@ def _run_exercise(exercise: dict, snapshot: Snapshot, armed: list[bool], violati
 
         def trusted_load(chapter: str):
             module = original_load(chapter)
-            reloaded.append(Snapshot(only="course_utils"))  # the fresh checker, before the answer ran
+            reloaded.append(
+                Snapshot(only="course_utils")
+            )  # the fresh checker, before the answer ran
             return module
 
         armed[0] = False
@@ -392,7 +417,10 @@ def _wait_for_verdict(pid: int, read_end: int, timeout: float) -> tuple[dict | N
         if not ready:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            return None, f"the check ran longer than the grader's limit of {timeout:g} s and was stopped (an endless loop?)"
+            return (
+                None,
+                f"the check ran longer than the grader's limit of {timeout:g} s and was stopped (an endless loop?)",
+            )
         data = os.read(read_end, 1 << 16)
         if not data:
             break
@@ -409,11 +437,17 @@ def _wait_for_verdict(pid: int, read_end: int, timeout: float) -> tuple[dict | N
             pass
     code = os.waitstatus_to_exitcode(status)
     if len(text) > 1:
-        return None, "the grading process received more than one verdict: the code wrote to the grader's channel"
+        return (
+            None,
+            "the grading process received more than one verdict: the code wrote to the grader's channel",
+        )
     if code < 0:
         name = signal.Signals(-code).name
         why = " (out of memory?)" if -code == signal.SIGKILL else ""
-        return None, f"the process running this exercise was killed by {name}{why} before the check finished"
+        return (
+            None,
+            f"the process running this exercise was killed by {name}{why} before the check finished",
+        )
     return None, (
         f"the process running this exercise ended (exit status {code}) before the check "
         "finished: does the answer call exit(), sys.exit() or os._exit()?"
@@ -434,7 +468,10 @@ def main() -> int:
     armed = [False]
     violations: list[str] = []
     _install_audit_hook(armed, violations, trusted_ids)
-    print(json.dumps({"ready": True, "course_utils": str(Path(course_utils.__file__).parent)}), flush=True)
+    print(
+        json.dumps({"ready": True, "course_utils": str(Path(course_utils.__file__).parent)}),
+        flush=True,
+    )
     for exercise in job["exercises"]:
         read_end, write_end = os.pipe()
         pid = os.fork()

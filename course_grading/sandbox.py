@@ -43,7 +43,11 @@ def unsandboxed_allowed() -> bool:
 
 def _python_roots() -> list[Path]:
     """Folders the sandboxed Python needs: the environment, its base and the interpreter's."""
-    roots = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parents[1]}
+    roots = {
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(os.path.realpath(sys.executable)).parents[1],
+    }
     return sorted(roots)
 
 
@@ -65,19 +69,29 @@ def bwrap_command(hidden: list[Path], work_dir: Path | None = None) -> list[str]
         raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}")
     args = [
         bwrap,
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
-        "--tmpfs", "/tmp",
-        "--tmpfs", "/dev/shm",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/dev/shm",
         "--unshare-all",
         "--unshare-user",
-        "--uid", "65534",
-        "--gid", "65534",
-        "--hostname", "grader",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--hostname",
+        "grader",
         "--die-with-parent",
         "--new-session",
-        "--cap-drop", "ALL",
+        "--cap-drop",
+        "ALL",
     ]
     home = Path.home()
     for folder in {*hidden, home, Path("/root")}:

@@ -26,10 +26,22 @@ from course_grading.program import Job
 STARTUP_SECONDS = 180  # importing torch and the checkers on a busy machine
 # The variables a grading run passes into the sandbox; everything else stays outside.
 PASSED_VARIABLES = (
-    "COURSE_PROFILE", "COURSE_CHECKPOINT", "COURSE_DATA_DIR", "HF_HUB_OFFLINE",
-    "HF_DATASETS_OFFLINE", "HF_HOME", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PATH", "LANG",
-    "LC_ALL", "TRANSFORMERS_VERBOSITY", "TOKENIZERS_PARALLELISM", "OPENBLAS_CORETYPE",
-    "OPENBLAS_L2_SIZE", "COURSE_LANGUAGE",
+    "COURSE_PROFILE",
+    "COURSE_CHECKPOINT",
+    "COURSE_DATA_DIR",
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "HF_HOME",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TRANSFORMERS_VERBOSITY",
+    "TOKENIZERS_PARALLELISM",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "COURSE_LANGUAGE",
 )
 
 
@@ -68,16 +80,21 @@ def verdict_from(raw: dict, notes: list[str]) -> Verdict:
     also = (" Also: " + "; ".join(extra) + ".") if extra else ""
     if raw.get("violations"):
         return Verdict(
-            grade_id, False,
+            grade_id,
+            False,
             f"✗ {grade_id} — not graded: {raw['violations'][0]}. Answers must compute their "
-            "own results; this exercise scores 0.", printed, seconds,
+            "own results; this exercise scores 0.",
+            printed,
+            seconds,
         )
     if raw.get("tampering"):
         changed = "; ".join(raw["tampering"][:3])
         return Verdict(
-            grade_id, False,
+            grade_id,
+            False,
             f"✗ {grade_id} — not graded: the notebook's code changes what the checks rely on "
-            f"({changed}), so no result of this exercise can be trusted; it scores 0.", printed,
+            f"({changed}), so no result of this exercise can be trusted; it scores 0.",
+            printed,
             seconds,
         )
     records = raw.get("records", [])
@@ -88,9 +105,12 @@ def verdict_from(raw: dict, notes: list[str]) -> Verdict:
         return Verdict(grade_id, False, failed[0] + also, printed, seconds)
     if len(records) < int(raw.get("expected_records", 1)) or not records:
         return Verdict(
-            grade_id, False,
+            grade_id,
+            False,
             f"✗ {grade_id} — the checks of this exercise did not all report a verdict "
-            f"({len(records)} of {raw.get('expected_records', 1)}).{also}", printed, seconds,
+            f"({len(records)} of {raw.get('expected_records', 1)}).{also}",
+            printed,
+            seconds,
         )
     return Verdict(grade_id, True, "\n".join(text for _, text in records), printed, seconds)
 
@@ -118,17 +138,28 @@ def run_job(job: Job, settings: Settings) -> dict[str, Verdict]:
             cwd = None
         try:
             result = subprocess.run(
-                command, input=json.dumps(payload), capture_output=True, text=True,
-                timeout=limit if settings.timeout > 0 else None, env=_environment(), cwd=cwd,
+                command,
+                input=json.dumps(payload),
+                capture_output=True,
+                text=True,
+                timeout=limit if settings.timeout > 0 else None,
+                env=_environment(),
+                cwd=cwd,
                 start_new_session=True,
             )
         except subprocess.TimeoutExpired:
             result = None
-    lines = [] if result is None else [line for line in result.stdout.splitlines() if line.startswith("{")]
+    lines = (
+        []
+        if result is None
+        else [line for line in result.stdout.splitlines() if line.startswith("{")]
+    )
     reports = [json.loads(line) for line in lines]
     if not reports or not reports[0].get("ready"):
-        why = "it ran past its overall time limit" if result is None else (
-            (result.stderr.strip().splitlines() or ["no message"])[-1]
+        why = (
+            "it ran past its overall time limit"
+            if result is None
+            else ((result.stderr.strip().splitlines() or ["no message"])[-1])
         )
         raise GradingError(f"the grading sandbox did not start ({why})")
     verdicts: dict[str, Verdict] = {}
@@ -137,7 +168,8 @@ def run_job(job: Job, settings: Settings) -> dict[str, Verdict]:
     for exercise in job.exercises:
         if exercise.grade_id not in verdicts:
             verdicts[exercise.grade_id] = Verdict(
-                exercise.grade_id, False,
+                exercise.grade_id,
+                False,
                 f"✗ {exercise.grade_id} — the grading run for this notebook stopped before "
                 "this exercise (an earlier exercise ran past every limit)",
             )
@@ -178,4 +210,6 @@ def default_workers() -> int:
     value = os.environ.get("COURSE_GRADING_WORKERS", "")
     if value.isdigit() and int(value) > 0:
         return int(value)
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )

@@ -99,7 +99,7 @@ class Check:
                 "Define it with `def` in the answer cell and run that cell again."
             )
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except NotImplementedError:
             self.fail(
                 f"not answered yet: `{label}` still raises NotImplementedError. Replace "
@@ -116,6 +116,13 @@ class Check:
                 f"`{label}` raised {type(error).__name__}: {error}{_where(error)}. "
                 "Run the answer cell on its own to see the full error."
             )
+        impostor = _impostor(result)
+        if impostor:
+            self.fail(
+                f"`{label}` returned {impostor}. Return plain tensors, numbers or the objects "
+                "the exercise names, computed by your code."
+            )
+        return result
 
 
 def _where(error: BaseException) -> str:
@@ -130,6 +137,34 @@ def _where(error: BaseException) -> str:
     frame = frames[-1]
     code = f": `{frame.line.strip()}`" if frame.line else ""
     return f" (at line {frame.lineno}{code})"
+
+
+def _impostor(value: Any, depth: int = 0) -> str | None:
+    """A returned object that could answer comparisons for itself, described; else None.
+
+    A tensor subclass (its ``__torch_function__`` sees every comparison a checker makes) or
+    an object of a class defined in the notebook is not a result a checker can measure.
+    """
+    import torch
+
+    kind = type(value)
+    if isinstance(value, torch.Tensor) and kind not in (torch.Tensor, torch.nn.Parameter):
+        if kind.__module__.startswith(("torch", "transformers", "accelerate")):
+            return None
+        return f"a tensor of its own class `{kind.__name__}`"
+    if kind.__module__ == "__main__" and not isinstance(value, (tuple, list, dict)):
+        return f"an object of a class defined in the notebook (`{kind.__name__}`)"
+    if depth < 2 and isinstance(value, (tuple, list)):
+        for item in value:
+            found = _impostor(item, depth + 1)
+            if found:
+                return found
+    if depth < 2 and isinstance(value, dict):
+        for item in value.values():
+            found = _impostor(item, depth + 1)
+            if found:
+                return found
+    return None
 
 
 def fmt(value: float) -> str:
