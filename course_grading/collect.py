@@ -14,7 +14,8 @@ where ``nbgrader autograde`` looks for it, rewritten by ``nbformat`` (a byte-ord
 CRLF line ends are fine; the student's own file in ``inbox/`` is never changed). A folder
 without a notebook, an empty file, a file that is not valid JSON or not a notebook, a link
 (to ``solutions/`` or another student's file, say) or a file over the size limit is reported
-with an ``ERROR`` line naming the student and the problem, and is not copied, so that ``nbgrader autograde`` grades everyone else
+with an ``ERROR`` line naming the student and the problem, and is not copied, so that
+``nbgrader autograde`` grades everyone else
 without tripping over it. A ``note`` line points at a notebook worth a look: one with none of
 the chapter's cells, or one whose code assigns to the checkers or the import system.
 

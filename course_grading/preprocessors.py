@@ -177,7 +177,7 @@ def verdict_outputs(verdict: Verdict) -> list[NotebookNode]:
             nbformat.v4.new_output(
                 "stream",
                 name="stdout",
-                text=f"(what the code printed while this exercise was graded, last lines)\n{printed}\n",
+                text=f"(what the code printed while graded, last lines)\n{printed}\n",
             )
         )
     outputs.append(

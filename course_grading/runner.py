@@ -419,7 +419,8 @@ def _wait_for_verdict(pid: int, read_end: int, timeout: float) -> tuple[dict | N
             os.waitpid(pid, 0)
             return (
                 None,
-                f"the check ran longer than the grader's limit of {timeout:g} s and was stopped (an endless loop?)",
+                f"the check ran longer than the grader's limit of {timeout:g} s and was stopped "
+                "(an endless loop?)",
             )
         data = os.read(read_end, 1 << 16)
         if not data:
@@ -439,14 +440,16 @@ def _wait_for_verdict(pid: int, read_end: int, timeout: float) -> tuple[dict | N
     if len(text) > 1:
         return (
             None,
-            "the grading process received more than one verdict: the code wrote to the grader's channel",
+            "the grading process received more than one verdict: the code wrote to the "
+            "grader's channel",
         )
     if code < 0:
         name = signal.Signals(-code).name
         why = " (out of memory?)" if -code == signal.SIGKILL else ""
         return (
             None,
-            f"the process running this exercise was killed by {name}{why} before the check finished",
+            f"the process running this exercise was killed by {name}{why} before the "
+            "check finished",
         )
     return None, (
         f"the process running this exercise ended (exit status {code}) before the check "
