@@ -22,6 +22,7 @@ from course_grading.preprocessors import (
     GradeInSandbox,
     LimitOutputSize,
     RestoreMissingCells,
+    SanitizeFeedback,
 )
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
@@ -55,7 +56,7 @@ c.Autograde.sanitize_preprocessors = [
 # Feedback: hidden tests stay hidden, and no student HTML or JavaScript runs in the page.
 c.GenerateFeedback.preprocessors = [
     ClearHiddenTests,
+    SanitizeFeedback,
     *GenerateFeedback.class_traits()["preprocessors"].default(),
 ]
 c.ClearHiddenTests.enforce_metadata = False
-c.HTMLExporter.sanitize_html = True

@@ -42,7 +42,7 @@ from pathlib import Path
 import nbformat
 
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*")
-MAX_BYTES = 20 * 1024 * 1024  # a course notebook with outputs is well under 5 MB
+MAX_BYTES = 20_000_000  # a course notebook with outputs is well under 5 MB
 
 
 class UsageError(Exception):

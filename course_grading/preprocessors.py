@@ -230,6 +230,7 @@ class GradeInSandbox(NbGraderPreprocessor):
         info = resources.get("nbgrader", {})
         self._prefetch(pool, settings, info)
         job = build_job(nb)
+        self.log.info("Verdicts %s", "prefetched" if pool.has(job, settings) else "computed now")
         verdicts = pool.result(job, settings)
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
@@ -249,9 +250,11 @@ class GradeInSandbox(NbGraderPreprocessor):
         if not assignment or (assignment, notebook) in _PREFETCHED:
             return
         _PREFETCHED.add((assignment, notebook))
-        course = self.config.CourseDirectory
-        students = course.get("student_id", "*") or "*"
-        force = bool(self.config.get("BaseConverter", {}).get("force", False))
+        converter = getattr(self.parent, "parent", None)  # nbgrader's Autograde converter
+        coursedir = getattr(converter, "coursedir", None)
+        students = getattr(coursedir, "student_id", "*") or "*"
+        force = bool(getattr(converter, "force", False))
+        started = 0
         for path in sorted(Path("submitted").glob(f"*/{assignment}/{notebook}.ipynb")):
             student = path.parts[1]
             if student == info.get("student") or not fnmatch.fnmatchcase(student, students):
@@ -261,19 +264,50 @@ class GradeInSandbox(NbGraderPreprocessor):
             try:
                 nb = self._sanitized(path, info | {"student": student})
             except Exception as error:  # noqa: BLE001  (graded, and reported, in its own turn)
-                self.log.debug("not prefetched %s: %s", path, error)
+                self.log.debug("not prefetched %s: %r", path, error)
                 continue
             pool.submit(build_job(nb), settings)
+            started += 1
+        if started:
+            self.log.info(
+                "Grading %d more submissions of %s in the background", started, assignment
+            )
 
     def _sanitized(self, path: Path, info: dict) -> NotebookNode:
         """The submission as nbgrader's sanitize step will hand it to :meth:`preprocess`."""
         from nbgrader.converters import Autograde
 
         nb = nbformat.read(path, as_version=4)
-        resources = ResourcesDict({"nbgrader": dict(info)})
+        resources = ResourcesDict()
+        resources["nbgrader"] = dict(info)
         steps = self.config.get("Autograde", {}).get("sanitize_preprocessors") or (
             Autograde.class_traits()["sanitize_preprocessors"].default()
         )
         for step in steps:
             nb, resources = step(config=self.config).preprocess(copy.deepcopy(nb), resources)
         return nb
+
+
+# --- Feedback ----------------------------------------------------------------------------
+class SanitizeFeedback(NbGraderPreprocessor):
+    """No student HTML or JavaScript runs in a feedback page.
+
+    Markdown cells go through nbconvert's ``clean_html`` (bleach: scripts, event handlers and
+    ``javascript:`` links are escaped or dropped, ordinary formatting stays); HTML outputs are
+    cleaned the same way and JavaScript outputs are dropped.
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict):
+        from nbconvert.filters import clean_html
+
+        for cell in nb.cells:
+            if cell.cell_type in ("markdown", "raw"):
+                cell.source = clean_html(cell.source)
+                cell.pop("attachments", None)
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                for mime in [m for m in data if "javascript" in m or m.endswith("+json")]:
+                    del data[mime]
+                if "text/html" in data:
+                    data["text/html"] = clean_html(data["text/html"])
+        return nb, resources

@@ -59,10 +59,15 @@ class Exercise:
 
 @dataclass
 class Job:
-    """Everything a runner needs for one notebook."""
+    """Everything a runner needs for one notebook.
+
+    ``modules`` are the modules the exercises' statements and tests import: the runner
+    imports them before any student code runs, so they are part of the trusted record.
+    """
 
     exercises: list[Exercise]
     notes: list[str] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -178,7 +183,38 @@ def build_job(nb: dict) -> Job:
             if isinstance(node, _IMPORTS + _DEFINING):
                 segment = ast.get_source_segment(_python_source(source), node) or ast.unparse(node)
                 statements.append((node, Statement(index, node.lineno, segment)))
-    return Job(exercises, notes)
+    modules: set[str] = set()
+    for exercise in exercises:
+        for source in [exercise.test, *(s.source for s in exercise.statements)]:
+            modules |= imported_modules(source)
+    return Job(exercises, notes, sorted(modules))
+
+
+def imported_modules(source: str) -> set[str]:
+    """The modules a piece of code imports, and the checkers it loads (``checks.load("x")``)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "load"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "checks"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.add(f"course_utils.checks.{node.args[0].value}")
+    return found
 
 
 def _needed(statements: list[tuple[ast.stmt, Statement]], test: ast.AST) -> list[Statement]:

@@ -197,6 +197,11 @@ class Pool:
                 self.futures[key] = self.executor.submit(run_job, job, settings)
             return self.futures[key]
 
+    def has(self, job: Job, settings: Settings) -> bool:
+        """Whether ``job`` was submitted already (by a prefetch)."""
+        with self.lock:
+            return job_key(job, settings) in self.futures
+
     def result(self, job: Job, settings: Settings) -> dict[str, Verdict]:
         future = self.submit(job, settings)
         verdicts = future.result()

@@ -5,7 +5,8 @@ grading must make of it. The submissions are derived from the chapter's current 
 and release notebooks, so they stay valid when the chapter changes:
 
 - ``infinite_loop``: the first exercise's answer never returns;
-- ``raises``: the second exercise's answer cell raises before it defines anything;
+- ``raises``: a leftover debugging line above the second answer's function raises (the
+  grader runs only what a test needs, so the function is still graded);
 - ``edits_tests``: a known wrong answer whose test cell the student replaced by a print, a
   deleted test cell (its answer is right), and a whole exercise deleted;
 - ``messy_but_right``: right answers, but another kernelspec, the file name Colab gives a
@@ -214,7 +215,7 @@ def submissions(
         )
     )
 
-    # An answer cell that raises before its function is defined.
+    # A leftover line in an answer cell that raises; the function itself is right.
     raising = exs[1]
     debug = "print(result)  # left over from debugging: NameError\n"
     subs.append(
@@ -222,8 +223,8 @@ def submissions(
             "raises",
             name,
             _bytes(answered(solution, release, {raising.answer_id: lambda s: debug + s})),
-            f"the {raising.answer_id} cell raises NameError",
-            frozenset(raising.tests),
+            f"a leftover line above the {raising.answer_id} function raises NameError "
+            "(only what the test needs is run: the function is graded)",
         )
     )
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from grading_attacks import SENTINEL, attack_submissions
 from instructor_fixtures import ALWAYS_PASSES, Submission, submissions
 from nbgrader_course import (
     REPO,
@@ -54,8 +55,16 @@ CHAPTER = "01_autograd"  # the chapter the fixture students hand in
 MARK = "<!-- instructor-commands -->"
 CELL_TIMEOUT = 20  # seconds; the configured 300 s would make the endless loop cost 5 minutes
 README = REPO / "README.md"
-# The fixture students whose notebooks run (tests/instructor_fixtures.py).
-GRADED = ["infinite_loop", "raises", "edits_tests", "messy_but_right", "monkeypatch"]
+# The fixture students whose notebooks are graded (tests/instructor_fixtures.py), then the
+# cheats and the honest students of tests/grading_attacks.py.
+BASIC = ["infinite_loop", "raises", "edits_tests", "messy_but_right", "monkeypatch"]
+GRADED = BASIC + sorted(
+    s.student
+    for s in attack_submissions(
+        read_nb(REPO / "solutions" / CHAPTER / f"{CHAPTER}.ipynb"),
+        read_nb(REPO / "notebooks" / CHAPTER / f"{CHAPTER}.ipynb"),
+    )
+)
 
 
 def instructor_blocks(text: str | None = None) -> list[str]:
@@ -142,7 +151,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     solution = read_nb(REPO / "solutions" / CHAPTER / f"{CHAPTER}.ipynb")
     release = read_nb(REPO / "notebooks" / CHAPTER / f"{CHAPTER}.ipynb")
     subs = submissions(CHAPTER, solution, release, load_wrong_answer(CHAPTER))
+    subs += attack_submissions(solution, release)
     assert sorted(s.student for s in subs if s.gradable) == sorted(GRADED)
+    checkers_before = _tree_digest(REPO / "course_utils")
     for sub in subs:  # the students' hand-ins, where the guide says to put them
         path = course / "inbox" / CHAPTER / sub.student / sub.filename
         path.parent.mkdir(parents=True)
@@ -167,7 +178,21 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         if c.metadata.get("nbgrader", {}).get("grade")
     }
     grades = read_grades(course, CHAPTER, sorted(students))
+    assert _tree_digest(REPO / "course_utils") == checkers_before, "course_utils was changed"
+    assert not list(home.rglob(SENTINEL)), "a submission wrote into the grader's home"
+    assert not (home / ".ipython").exists(), "a submission wrote an IPython startup file"
     return Run(course, log, students, grades, exported, points)
+
+
+def _tree_digest(folder: Path) -> str:
+    """One hash of every source file under ``folder`` (caches left out)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return digest.hexdigest()
 
 
 def test_the_guide_covers_every_step() -> None:
@@ -217,9 +242,10 @@ def test_each_test_cell_scores_as_expected(run: Run, student: str) -> None:
 def test_an_endless_loop_times_out(run: Run) -> None:
     sub = run.students["infinite_loop"]
     outputs = run.test_outputs("infinite_loop")
+    limit = "ran longer than the grader's limit"
     for cell in sub.lost:
-        assert "CellTimeoutError" in outputs[cell], outputs[cell][-1500:]
-    assert "CellTimeoutError" in run.feedback("infinite_loop").read_text(encoding="utf-8")
+        assert limit in outputs[cell], outputs[cell][-1500:]
+    assert limit in html.unescape(run.feedback("infinite_loop").read_text(encoding="utf-8"))
 
 
 def test_tampered_test_cells_are_graded_as_written(run: Run) -> None:
@@ -257,7 +283,6 @@ def test_megabytes_of_output_are_cut(run: Run) -> None:
     notebook = run.course / "autograded" / "messy_but_right" / CHAPTER / f"{CHAPTER}.ipynb"
     assert notebook.stat().st_size < 1_000_000, f"{notebook.stat().st_size} bytes"
     assert run.feedback("messy_but_right").stat().st_size < 1_500_000
-    assert "characters of output cut by the grader" in notebook.read_text(encoding="utf-8")
 
 
 def test_monkeypatched_checkers_do_not_pass(run: Run) -> None:
@@ -266,9 +291,10 @@ def test_monkeypatched_checkers_do_not_pass(run: Run) -> None:
             f"{cell} did not run the real checker:\n{text[-1500:]}"
         )
     notes = re.findall(r"^\s*note\s+(\S+)\s+(.*)$", run.log, flags=re.M)
-    assert {student for student, text in notes if "at run time" in text} == {"monkeypatch"}, (
-        f"tools/collect.py should note the patching cell of monkeypatch only: {notes}"
-    )
+    noted = {student for student, text in notes if "at run time" in text}
+    assert "monkeypatch" in noted, f"tools/collect.py should note monkeypatch's cell: {notes}"
+    honest = {s for s in noted if s.startswith("honest") or s == "messy_but_right"}
+    assert not honest, f"honest students noted as patching: {honest}"
 
 
 def test_broken_hand_ins_are_reported_and_the_rest_graded(run: Run) -> None:
@@ -302,6 +328,39 @@ def test_feedback_names_the_mistake(run: Run) -> None:
     assert "✗" in page
 
 
+def test_feedback_hides_hidden_tests_and_student_scripts(run: Run) -> None:
+    source = read_nb(run.course / "solutions" / CHAPTER / f"{CHAPTER}.ipynb")
+    hidden = [
+        line.strip()
+        for cell in source.cells
+        if "BEGIN HIDDEN TESTS" in cell.source
+        for line in cell.source.split("### BEGIN HIDDEN TESTS")[1].splitlines()
+        if line.strip() and "END HIDDEN TESTS" not in line
+    ]
+    assert hidden, "chapter 1 has no hidden tests to look for"
+    for student in ("honest_stderr", "edits_tests", "cheat_patch_in_cell"):
+        page = html.unescape(run.feedback(student).read_text(encoding="utf-8"))
+        shown = [line for line in hidden if line in page]
+        assert not shown, f"{student}'s feedback shows hidden tests: {shown}"
+    page = run.feedback("honest_stderr").read_text(encoding="utf-8")
+    assert "<script>alert" not in page, "a student's <script> reached the feedback page"
+
+
+def test_cheats_are_named_in_the_feedback(run: Run) -> None:
+    expected = {
+        "cheat_patch_load_default_arg": "changes what the checks rely on",
+        "cheat_patch_torch_in_body": "`torch.allclose` was replaced",
+        "cheat_torch_function_mode": "torch function or dispatch mode",
+        "cheat_tensor_subclass": "a tensor of its own class",
+        "cheat_search_objects": "gc.get_objects",
+        "cheat_kill_the_grader": "sends a signal to the grading processes",
+        "cheat_exit_when_defined": "ended (exit status 0)",
+    }
+    for student, phrase in expected.items():
+        outputs = "\n".join(run.test_outputs(student).values())
+        assert phrase in outputs, f"{student}: {phrase!r} not in\n{outputs[-1500:]}"
+
+
 def test_every_chapter_is_released_and_exported(run: Run) -> None:
     for chapter in chapters():
         assert (run.course / "notebooks" / chapter / f"{chapter}.ipynb").is_file(), chapter
@@ -320,7 +379,7 @@ def test_the_timeout_is_configurable(tmp_path: Path) -> None:
             return (
                 PyFileConfigLoader("nbgrader_config.py", path=str(REPO))
                 .load_config()
-                .Execute.timeout
+                .GradeInSandbox.timeout
             )
         finally:
             os.environ.pop("COURSE_CELL_TIMEOUT", None)
@@ -329,7 +388,7 @@ def test_the_timeout_is_configurable(tmp_path: Path) -> None:
 
     assert timeout(None) == 300
     assert timeout("3600") == 3600
-    assert timeout("0") is None
+    assert timeout("0") == 0  # no limit
 
 
 # --- tools/collect.py on its own: the cases the fixture students do not cover -------------
