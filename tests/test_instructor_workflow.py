@@ -49,6 +49,7 @@ from nbgrader_course import (
     load_wrong_answer,
     read_grades,
     read_nb,
+    require_sandbox,
 )
 
 CHAPTER = "01_autograd"  # the chapter the fixture students hand in
@@ -143,6 +144,7 @@ def _bash(script: str, env: dict[str, str], log: Path) -> str:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    require_sandbox()
     blocks = instructor_blocks()
     assert blocks, f"README.md has no {MARK} blocks"
     home = tmp_path_factory.mktemp("home")
