@@ -4,10 +4,11 @@
 Fedora package ``bubblewrap``; Flatpak's sandbox) is a maintained, audited tool that starts a
 process in new Linux namespaces. The grader uses it so that each submission's code:
 
-- sees the machine read-only, with the course directory (``solutions/``, the gradebook,
-  every other submission), the repository the checkers come from (but for the checker
-  package itself and the Python environment, read-only), the home directory (dotfiles,
-  ``~/.ipython`` startup files) and ``/tmp`` hidden behind empty, private folders;
+- sees only what grading needs, read-only: the system's programs and libraries, the Python
+  environment, the ``course_utils`` package and the model caches. The course directory
+  (``solutions/``, the gradebook, every other submission), any other copy of the course,
+  the home directory (dotfiles, ``~/.ipython`` startup files) and the host's ``/tmp`` do
+  not exist inside; ``/tmp`` is private and empty;
 - has no network (a new network namespace with only loopback), no view of the grader's
   processes (a new PID namespace) and no capabilities (a new user namespace, uid 65534);
 - dies with the grader, and takes every process it started with it.
@@ -56,30 +57,38 @@ def _package_dir(name: str) -> Path:
     return Path(module.__file__).resolve().parent
 
 
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/sys")
+SYSTEM_FILES = (  # what Python, torch and matplotlib read from /etc; nothing else of it
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/ssl",
+    "/etc/fonts",
+    "/etc/mime.types",
+    "/etc/alternatives",
+)
+
+
 def bwrap_command(hidden: list[Path], work_dir: Path | None = None) -> list[str]:
     """The ``bwrap`` arguments that start a command in a fresh sandbox.
 
-    ``hidden`` folders are covered by empty ones (the course directory, the repository,
-    home); the Python environment and the ``course_utils``/``course_grading`` packages are
-    then bound back read-only wherever they live. ``work_dir``, if given, is the only
-    writable folder (at ``/work`` inside), and the command starts there.
+    The sandbox starts empty and gets, read-only, only what grading needs: the system's
+    programs and libraries, a few files of ``/etc``, the Python environment, the
+    ``course_utils`` and ``course_grading`` packages and the Hugging Face model and data
+    caches. Nothing else of the machine exists inside: no home directory, no other copy of
+    the course, no ``solutions/``, gradebook or other submission. ``hidden`` folders are
+    covered again in case one of those lies inside them. ``work_dir``, if given, is the only
+    writable folder besides the sandbox's own ``/tmp`` (at ``/work`` inside).
     """
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}")
     args = [
         bwrap,
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",
-        "--tmpfs",
-        "/dev/shm",
         "--unshare-all",
         "--unshare-user",
         "--uid",
@@ -92,17 +101,29 @@ def bwrap_command(hidden: list[Path], work_dir: Path | None = None) -> list[str]
         "--new-session",
         "--cap-drop",
         "ALL",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--dir",
+        "/var/tmp",
     ]
+    for folder in (*SYSTEM_DIRS, *SYSTEM_FILES):
+        args += ["--ro-bind-try", folder, folder]
     home = Path.home()
-    for folder in {*hidden, home, Path("/root")}:
+    keep = [*_python_roots(), _package_dir("course_utils"), _package_dir("course_grading")]
+    hf_home = Path(os.environ.get("HF_HOME", home / ".cache" / "huggingface"))
+    keep += [hf_home / "hub", hf_home / "datasets"]  # models and data for `full`; no token
+    for folder in keep:
+        if folder.exists():
+            args += ["--ro-bind", str(folder), str(folder)]
+    for folder in hidden:
+        if folder.exists() and any(k.is_relative_to(folder) for k in keep if k.exists()):
+            continue  # covering it would hide the environment; it is not bound anyway
         if folder.exists():
             args += ["--tmpfs", str(folder)]
-    for keep in [*_python_roots(), _package_dir("course_utils"), _package_dir("course_grading")]:
-        if keep.exists():
-            args += ["--ro-bind", str(keep), str(keep)]
-    hf_cache = Path(os.environ.get("HF_HOME", home / ".cache" / "huggingface"))
-    if hf_cache.exists():  # models and data sets a `full` grading run may need, read-only
-        args += ["--ro-bind", str(hf_cache), str(hf_cache)]
     if work_dir is not None:
         args += ["--bind", str(work_dir), "/work", "--chdir", "/work"]
     else:

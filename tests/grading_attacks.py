@@ -152,6 +152,17 @@ DEFINITION_ATTACKS = {  # run when the answer's function is defined
             for path in glob.glob(pattern):
                 open(path, "w").write("{}")
     """,
+    "read_solutions": """
+        import glob, json, os
+        places = ["../../../solutions", os.path.expanduser("~/grading/*/solutions"),
+                  "/work/*/solutions", "/root/*/solutions", "/home/*/*/solutions"]
+        for place in places:
+            for path in glob.glob(place + "/01_autograd/01_autograd.ipynb", recursive=True):
+                for cell in json.load(open(path))["cells"]:
+                    if cell["cell_type"] == "code" and "def " in "".join(cell["source"]):
+                        exec("".join(cell["source"]), globals())
+                break
+    """,
     "exit_when_defined": """
         import os
         os._exit(0)
