@@ -7,6 +7,7 @@ is nbgrader's default, ``gradebook.db`` in that folder. What the classes named h
 """
 
 import os
+import sys
 
 from nbgrader.converters import Autograde, GenerateFeedback
 from nbgrader.preprocessors import (
@@ -17,6 +18,7 @@ from nbgrader.preprocessors import (
     OverwriteCells,
 )
 
+from course_grading import sandbox
 from course_grading.preprocessors import (
     CleanCellMetadata,
     GradeInSandbox,
@@ -26,6 +28,10 @@ from course_grading.preprocessors import (
 )
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
+
+# Autograding needs the sandbox: stop before nbgrader touches anything when it is missing.
+if sys.argv[1:2] == ["autograde"]:
+    sandbox.check_or_exit()
 
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"

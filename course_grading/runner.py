@@ -350,6 +350,8 @@ def _run_exercise(
     main.__dict__["__builtins__"] = __builtins__
     sys.modules["__main__"] = main
     load_errors: list[str] = []
+    load_tampering: list[str] = []
+    reloaded: list[Snapshot] = []
     error_text = None
     started = time.monotonic()
     profile = _reference_guard(violations)
@@ -364,7 +366,6 @@ def _run_exercise(
                 load_errors.append(f"cell {statement['cell']}: {type(error).__name__}: {error}")
         load_tampering = snapshot.changes()
         original_load = checks.load
-        reloaded: list[Snapshot] = []
 
         def trusted_load(chapter: str):
             module = original_load(chapter)
@@ -381,11 +382,12 @@ def _run_exercise(
             exec(compile(exercise["test"], f"<test {exercise['grade_id']}>", "exec"), main.__dict__)
     except BaseException as error:  # noqa: BLE001  (SystemExit and KeyboardInterrupt too)
         error_text = _describe_exception(error)
-        load_tampering = locals().get("load_tampering", [])
     armed[0] = False
     sys.setprofile(None)
     skip = ("course_utils.checks", "course_utils.feedback")
-    tampering = list(load_tampering) or snapshot.changes(skip=skip)
+    tampering = load_tampering or snapshot.changes(skip=skip)
+    if verdict_log.RECORDS is not records:
+        tampering.append("the grader's record of verdicts (course_utils.verdict_log) was replaced")
     if reloaded:
         tampering += [c for c in reloaded[-1].changes() if "course_utils" in c]
     verdict = {

@@ -158,3 +158,12 @@ def check_available() -> None:
             "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or "
             f"grade as root; to grade without isolation anyway, set {UNSANDBOXED_VARIABLE}=1"
         )
+
+
+def check_or_exit() -> None:
+    """:func:`check_available`, or one sentence on stderr and exit status 1."""
+    try:
+        check_available()
+    except SandboxUnavailable as error:
+        print(f"Grading stopped: {error}.", file=sys.stderr)
+        raise SystemExit(1) from None

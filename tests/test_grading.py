@@ -7,6 +7,9 @@ The whole pipeline, through nbgrader and the README's commands, is in
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -160,3 +163,24 @@ def test_the_runner_judges_answers_in_a_real_sandbox(tmp_path: Path) -> None:
         assert not results[name].passed, f"{name}: {results[name].message}"
     assert "No such file" in results["reads_repo"].message, results["reads_repo"].message
     assert "reference code `course_utils.checks.autograd.line_data`" in results["reference"].message
+
+
+def test_autograde_stops_before_touching_anything_without_the_sandbox(tmp_path: Path) -> None:
+    from nbgrader_course import course_env
+
+    shutil.copy2(REPO / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    env = course_env() | {"PATH": str(Path(sys.executable).parent)}  # no bwrap on PATH
+    env.pop(sandbox.UNSANDBOXED_VARIABLE, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", "01_autograd"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines == [lines[0]] and lines[0].startswith("Grading stopped: bubblewrap"), lines
+    assert not (tmp_path / "autograded").exists() and not (tmp_path / "gradebook.db").exists()
