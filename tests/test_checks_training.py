@@ -186,7 +186,7 @@ def loss_after_step(model, dataloader, optimizer, loss_fn):
         (step_before_backward, ["optimizer.step() runs before loss.backward()"]),
         (returns_nothing, ["returned None"]),
         (returns_the_mean, ["you returned 1 loss; there were 6 batches"]),
-        (loss_after_step, ["the loss of batch 0 is"]),
+        (loss_after_step, ["not the ones backward() ran on", "12 forward passes for 6"]),
     ],
 )
 def test_train_one_epoch_names_each_mistake(answer, phrases):
