@@ -208,6 +208,24 @@ def pinned(fn: Any) -> Any:
     return run
 
 
+# --- several settings in one check ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scenario(check: Any, where: str):
+    """Run one setting of a check; a failure inside says which setting (``where``) once."""
+    try:
+        yield
+    except AssertionError as failure:  # CheckFailed, raised by check.fail
+        if not where:
+            raise
+        message = str(failure)
+        prefix = f"✗ {check.task} — "
+        if message.startswith(prefix + where):
+            raise
+        check.fail(where + (message[len(prefix):] if message.startswith(prefix) else message))
+
+
 # --- where two runs part ------------------------------------------------------------------------
 
 
