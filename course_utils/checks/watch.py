@@ -438,3 +438,65 @@ class TrainingWatch:
             elif kind == "step":
                 counts.append(0)
         return counts
+
+
+class OptimizerWatch:
+    """Records, in order, the ``backward()`` calls, ``zero_grad()`` calls and optimizer steps
+    (with whether every gradient was clear) of code that builds its own tensors and optimizer,
+    and the optimizers that stepped: for loops with no model to hook."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, bool]] = []
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self._undo: list[Callable[[], None]] = []
+
+    def _step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"]]
+        self.events.append(("step", all(is_clear(g) for g in grads)))
+        if all(optimizer is not o for o in self.optimizers):
+            self.optimizers.append(optimizer)
+
+    def __enter__(self) -> OptimizerWatch:
+        watch = self
+        backward = torch.Tensor.backward
+        zero_grad = torch.optim.Optimizer.zero_grad
+
+        @functools.wraps(backward)
+        def tensor_backward(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            watch.events.append(("backward", False))
+            return backward(tensor, *args, **kwargs)
+
+        @functools.wraps(zero_grad)
+        def optimizer_zero_grad(optimizer: Any, *args: Any, **kwargs: Any) -> Any:
+            watch.events.append(("zero_grad", False))
+            return zero_grad(optimizer, *args, **kwargs)
+
+        handle = register_optimizer_step_pre_hook(self._step)
+        torch.Tensor.backward = tensor_backward
+        torch.optim.Optimizer.zero_grad = optimizer_zero_grad
+        self._undo += [handle.remove,
+                       lambda: setattr(torch.Tensor, "backward", backward),
+                       lambda: setattr(torch.optim.Optimizer, "zero_grad", zero_grad)]
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        while self._undo:
+            self._undo.pop()()
+        return False
+
+    def empty_steps(self) -> tuple[int, int]:
+        """(steps that found every gradient clear because zero_grad ran after the last
+        backward, steps that found them clear with no backward since the previous step)."""
+        between = before = 0
+        since_step: list[str] = []
+        for kind, clear in self.events:
+            if kind != "step":
+                since_step.append(kind)
+                continue
+            if clear:
+                if "backward" in since_step and since_step[-1] == "zero_grad":
+                    between += 1
+                elif "backward" not in since_step:
+                    before += 1
+            since_step = []
+        return between, before
