@@ -76,7 +76,8 @@ def notebook_calls(chapter: str) -> dict[str, list[tuple[str, str]]]:
     return calls
 
 
-def run_one(path: Path, chapter: str, calls: list[tuple[str, str]], exercise: str) -> list[dict]:
+def run_one(path: Path, chapter: str, calls: list[tuple[str, str]], exercise: str,
+            stop_at_failure: bool = False) -> list[dict]:
     import torch  # noqa: F401  (the notebooks' test cells may use it)
 
     from course_utils import checks
@@ -111,6 +112,8 @@ def run_one(path: Path, chapter: str, calls: list[tuple[str, str]], exercise: st
                 "seconds": round(time.perf_counter() - start, 2),
             }
         )
+        if stop_at_failure and not passed:
+            break
     return results
 
 

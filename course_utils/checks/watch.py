@@ -93,9 +93,11 @@ class Moves:
                 watch.model_moves.append(str(target))
             return module_to(module, *args, **kwargs)
 
+        own = "to" in torch.Tensor.__dict__  # else inherited from the C base class
         torch.Tensor.to = to
         nn.Module.to = module_move
-        self._undo += [lambda: setattr(torch.Tensor, "to", tensor_to),
+        self._undo += [(lambda: setattr(torch.Tensor, "to", tensor_to)) if own
+                       else (lambda: delattr(torch.Tensor, "to")),
                        lambda: setattr(nn.Module, "to", module_to)]
         return self
 
