@@ -6,6 +6,7 @@ import pytest
 from blind_answers import cases, check_answer
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
 @pytest.mark.parametrize("path", cases("05_beyond_the_loop"))
 def test_blind_answer(path):
     check_answer(path)

@@ -206,6 +206,15 @@ def test_train_one_epoch_stub_and_crash():
     fails_with(check.train_one_epoch, crash, "raised", "at line")
 
 
+def test_a_crash_inside_torch_points_at_the_students_line():
+    def wrong_shape(model, dataloader, optimizer, loss_fn):
+        for x, y in dataloader:
+            loss_fn(model(x.T), y)  # the line to point at: torch raises deep inside Linear
+
+    message = fails_with(check.train_one_epoch, wrong_shape, "RuntimeError", "at line")
+    assert "model(x.T)" in message, message
+
+
 def test_checker_leaves_global_state_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)

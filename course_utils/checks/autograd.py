@@ -126,7 +126,8 @@ def derivative(df_dx: Callable[[Tensor], Tensor], at: Sequence[float] | None = N
         check.case(f"max |error| against autograd {error:.1e}; should be below 1e-6")
 
 
-_TERMS = (("x²·sin(x)", lambda x: x**2 * torch.sin(x)), ("x²·cos(x)", lambda x: x**2 * torch.cos(x)),
+_TERMS = (("x²·sin(x)", lambda x: x**2 * torch.sin(x)),
+          ("x²·cos(x)", lambda x: x**2 * torch.cos(x)),
           ("x·sin(x)", lambda x: x * torch.sin(x)), ("x·cos(x)", lambda x: x * torch.cos(x)),
           ("sin(x)", torch.sin), ("cos(x)", torch.cos))
 _RIGHT = {"x·sin(x)": 2.0, "x²·cos(x)": 1.0}

@@ -333,7 +333,8 @@ def _name_loss_divergence(spy: _Spy, index: int, losses: list[float], ref_losses
                 f"backward() ran on {fmt(trained[index])}.{extra} Return loss.item() of the "
                 "very loss you called backward() on.")
     matched = f"The first {index} batches matched, so b" if index else "B"
-    return (f"{shown}. {matched}atch {index} is where your training departs from forward → loss → backward → step with zeroed gradients. "
+    return (f"{shown}. {matched}atch {index} is where your training departs from forward → "
+            "loss → backward → step with zeroed gradients. "
             "Return loss.item() of each batch, computed with loss_fn(model(inputs), targets) "
             "before the step.")
 
