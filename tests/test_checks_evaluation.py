@@ -402,8 +402,10 @@ def test_accuracy_f1_names_each_mistake(answer, phrases, kwargs):
     fails_with(check.accuracy_f1, answer, *phrases, **kwargs)
 
 
-def test_unguarded_answers_pass_random_cases_but_not_edge_cases(capsys):
-    passes(check.accuracy_f1, unguarded_ints, capsys)
+def test_the_visible_check_already_has_a_case_without_positives():
+    """The 0/0 guard is caught before grading, not only by the hidden edge cases."""
+    fails_with(check.accuracy_f1, unguarded_ints, "division by zero", "F1 = 0")
+    fails_with(check.accuracy_f1, unguarded_tensors, "F1 came out as nan")
 
 
 # --- exercise 3: train_and_keep_best -------------------------------------------------------------

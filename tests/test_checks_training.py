@@ -186,7 +186,7 @@ def loss_after_step(model, dataloader, optimizer, loss_fn):
         (step_before_backward, ["optimizer.step() runs before loss.backward()"]),
         (returns_nothing, ["returned None"]),
         (returns_the_mean, ["you returned 1 loss; there were 6 batches"]),
-        (loss_after_step, ["the loss of batch 0 is"]),
+        (loss_after_step, ["not the ones backward() ran on", "12 forward passes for 6"]),
     ],
 )
 def test_train_one_epoch_names_each_mistake(answer, phrases):
@@ -204,6 +204,15 @@ def test_train_one_epoch_stub_and_crash():
             model(x)
 
     fails_with(check.train_one_epoch, crash, "raised", "at line")
+
+
+def test_a_crash_inside_torch_points_at_the_students_line():
+    def wrong_shape(model, dataloader, optimizer, loss_fn):
+        for x, y in dataloader:
+            loss_fn(model(x.T), y)  # the line to point at: torch raises deep inside Linear
+
+    message = fails_with(check.train_one_epoch, wrong_shape, "RuntimeError", "at line")
+    assert "model(x.T)" in message, message
 
 
 def test_checker_leaves_global_state_alone():

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import io
 import math
 import multiprocessing
@@ -49,6 +50,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from course_utils.feedback import FAIL_MARK, Check, CheckFailed, fmt
+
+# re-read with the checker (checks.load), like the feedback core
+watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
 
 VOCAB_SIZE = 40
 PAD, CLS, SEP = 0, 2, 3
@@ -224,8 +228,13 @@ class _Probe:
         self.forwards: list[tuple[str | None, bool, bool, bool]] = []
         self.lrs: list[float] = []
         self.grad_passes = 0
+        self.blocks: list[dict[str, Any]] = []  # each accumulate block: sync flag, events
+        self.gathered: list[list[int]] = []  # first-dimension sizes handed to each gather
+        self.new_accelerators = 0
+        self._block: dict[str, Any] | None = None
         self._in_gather_for_metrics = False
         self._wrap_accelerator()
+        self._watch_classes()
 
     # batches ---------------------------------------------------------------------------------
     # A batch tensor is known by the address of its data (``data_ptr``), since accelerate's
@@ -267,9 +276,58 @@ class _Probe:
             original = getattr(accelerator, name)
             setattr(accelerator, name, self._counted(name, original))
 
+    def _event(self, what: str) -> None:
+        if self._block is not None:
+            self._block["events"].append(what)
+
+    def _watch_classes(self) -> None:
+        """New Accelerator objects, and zero_grad/step of prepared optimizers, as events.
+        Patched on the classes: only ever in a throw-away child (or undone by _run_here)."""
+        from accelerate import Accelerator
+        from accelerate.optimizer import AcceleratedOptimizer
+
+        probe = self
+        _UNDO.clear()
+        for owner, name in ((Accelerator, "__init__"), (AcceleratedOptimizer, "zero_grad"),
+                            (AcceleratedOptimizer, "step")):
+            original = owner.__dict__[name]
+
+            def make(original: Callable, name: str) -> Callable:
+                @functools.wraps(original)
+                def wrapper(obj: Any, *args: Any, **kwargs: Any) -> Any:
+                    if name == "__init__":
+                        probe.new_accelerators += 1
+                    else:
+                        probe._event("zero" if name == "zero_grad" else "step")
+                    return original(obj, *args, **kwargs)
+                return wrapper
+
+            setattr(owner, name, make(original, name))
+            _UNDO.append((owner, name, original))
+
+    def _accumulate(self, original: Callable) -> Callable:
+        @contextlib.contextmanager
+        def accumulate(*args: Any, **kwargs: Any) -> Any:
+            with original(*args, **kwargs) as inside:
+                self._block = {"sync": bool(self.accelerator.sync_gradients), "events": []}
+                self.blocks.append(self._block)
+                try:
+                    yield inside
+                finally:
+                    self._block = None
+
+        return accumulate
+
     def _counted(self, name: str, original: Callable) -> Callable:
+        if name == "accumulate":
+            original = self._accumulate(original)
+
         @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if name == "backward":
+                self._event("backward")
+            if name in ("gather", "gather_for_metrics") and not self._in_gather_for_metrics:
+                self.gathered.append(_first_sizes(args[0] if args else None))
             if name == "prepare":
                 self.prepared += [_kind(obj) for obj in args]
             if name == "gather" and self._in_gather_for_metrics:
@@ -318,7 +376,24 @@ class _Probe:
             "moved_to": list(dict.fromkeys(self.targets)),
             "lrs": list(self.lrs),
             "grad_passes": self.grad_passes,
+            "blocks": [dict(block, events=list(block["events"])) for block in self.blocks],
+            "gathered": list(self.gathered),
+            "new_accelerators": self.new_accelerators,
         }
+
+
+_UNDO: list[tuple[Any, str, Any]] = []  # class attributes a probe patched: (owner, name, old)
+
+
+def _first_sizes(value: Any) -> list[int]:
+    """The first-dimension sizes of the tensors in what was handed to a gather."""
+    if isinstance(value, torch.Tensor):
+        return [int(value.shape[0])] if value.dim() else [1]
+    if isinstance(value, (list, tuple)):
+        return [n for item in value for n in _first_sizes(item)]
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in _first_sizes(item)]
+    return []
 
 
 def _kind(obj: Any) -> str:
@@ -507,6 +582,9 @@ def _run_here(job: Callable[[int, int], dict]) -> list[dict[str, Any]]:
     finally:
         _PROBE = None
         torch.Tensor.to = original_to
+        while _UNDO:
+            owner, name, old = _UNDO.pop()
+            setattr(owner, name, old)
         for state, old in zip((PartialState, AcceleratorState, GradientState), saved,
                               strict=True):
             state._shared_state.clear()
@@ -636,7 +714,7 @@ def gather_predictions(gather_predictions: Callable, num_rows: int = 21, batch_s
         probe.watch(accelerator.unwrap_model(model))
         probe.calls.clear()
         answer = Check("gather_predictions").call(
-            gather_predictions, accelerator, model, prepared, explain=_explain)
+            watch.pinned(gather_predictions), accelerator, model, prepared, explain=_explain)
         shape = None
         if isinstance(answer, (tuple, list)) and len(answer) == 2:
             preds, labels = _as_tensor(answer[0]), _as_tensor(answer[1])
@@ -707,6 +785,14 @@ def _judge_gathered(check: Check, result: dict, num_rows: int, processes: int) -
     preds, labels = answer
     padded = local * processes
     if len(preds) != len(labels):
+        pair = _argmax_over_examples(result.get("gathered", []))
+        if pair:
+            check.fail(
+                f"argmax over the wrong dimension: a batch of {pair[1]} rows gave {pair[0]} "
+                "predictions, one per class. The logits have shape (batch size, 2), so "
+                "`argmax(dim=0)` picks, for each class, the example with the largest logit; "
+                "`logits.argmax(dim=-1)` gives the class of each example."
+            )
         check.fail(
             f"you returned {len(preds)} predictions but {len(labels)} labels: gather both the "
             "same way, for instance in one call, "
@@ -745,6 +831,18 @@ def _judge_gathered(check: Check, result: dict, num_rows: int, processes: int) -
         check.fail(f"{wrong} of {num_rows} predictions differ from the model's (the checker "
                    "took argmax(dim=-1) of the logits in eval mode).")
     check.case()
+
+
+def _argmax_over_examples(gathered: list[list[int]]) -> tuple[int, int] | None:
+    """(predictions, rows) of a gather where a batch's predictions were one per class."""
+    for sizes in gathered:
+        if len(sizes) >= 2 and min(sizes) == 2 < max(sizes):
+            return 2, max(sizes)
+    single = [sizes[0] for sizes in gathered if len(sizes) == 1]
+    for a, b in zip(single[::2], single[1::2], strict=False):
+        if a == 2 < b:
+            return a, b
+    return None
 
 
 def _moved_message(targets: list[str]) -> str:
@@ -790,9 +888,26 @@ def train_accumulating(train_accumulating: Callable, gradient_accumulation_steps
                        world_size: int = WORLD_SIZE, num_rows: int = 48, batch_size: int = 4,
                        num_epochs: int = 2, lr: float = 0.5, seed: int = 0) -> None:
     """Check training with ``accelerator.accumulate``: as many optimizer steps as windows, the
-    loss divided once, the same weights as the reference (plain SGD, where scale matters)."""
-    k = gradient_accumulation_steps
+    loss divided once, the same weights as the reference (plain SGD, where scale matters).
 
+    Called with the defaults, the check also runs 40 rows (5 batches per process), so that
+    each epoch ends with a short window: a `% k` window check of the student's own skips it.
+    """
+    settings = [(num_rows, "")]
+    if (gradient_accumulation_steps, world_size, num_rows, batch_size, num_epochs, lr, seed) == (
+            2, WORLD_SIZE, 48, 4, 2, 0.5, 0):
+        settings.append((40, "with 40 rows (each epoch ends with a short window): "))
+    with Check("train_accumulating") as check:
+        for rows, where in settings:
+            with watch.scenario(check, where):
+                _accumulating_run(check, train_accumulating, gradient_accumulation_steps,
+                                  world_size, rows, batch_size, num_epochs, lr, seed,
+                                  detail=not where)
+
+
+def _accumulating_run(check: Check, train_accumulating: Callable, k: int, world_size: int,
+                      num_rows: int, batch_size: int, num_epochs: int, lr: float, seed: int,
+                      detail: bool) -> None:
     def job(rank: int, processes: int) -> dict[str, Any]:
         accelerator = _new_accelerator(k)
         torch.manual_seed(seed)
@@ -803,7 +918,8 @@ def train_accumulating(train_accumulating: Callable, gradient_accumulation_steps
         model, optimizer, loader = _fresh(seed, num_rows, batch_size, lr)
         probe.watch(model, optimizer)
         torch.manual_seed(seed)
-        Check("train_accumulating").call(train_accumulating, accelerator, model, optimizer,
+        Check("train_accumulating").call(watch.pinned(train_accumulating), accelerator, model,
+                                         optimizer,
                                          loader, num_epochs, explain=_explain)
         weights = _weights(model)
         diff = float((weights - reference).abs().max())
@@ -819,46 +935,72 @@ def train_accumulating(train_accumulating: Callable, gradient_accumulation_steps
         return {"diff": diff, "variants": variants, **summary}
 
     num_batches = math.ceil(num_rows / batch_size)
-    with Check("train_accumulating") as check:
-        results = _run(check, job, world_size)
-        processes = len(results)
-        per_process = _shard_batches(num_batches, processes)
-        expected_steps = num_epochs * math.ceil(per_process / k)
-        result = results[0]
-        _judge_backward(check, result, per_process * num_epochs, k)
-        _judge_prepared(check, result, needs=("model", "optimizer", "train dataloader"))
-        _judge_steps(check, result, per_process, num_epochs, k, processes)
-        if result["diff"] > _WEIGHT_TOLERANCE:
-            variants = result["variants"]
-            if variants.get("divided twice", 1.0) <= _WEIGHT_TOLERANCE:
-                check.fail(
-                    f"the loss is divided by gradient_accumulation_steps twice: "
-                    f"accelerator.backward already divides it by {k} inside accumulate. "
-                    "Pass the plain loss: accelerator.backward(loss)."
-                )
-            if variants.get("never zeroed", 1.0) <= _WEIGHT_TOLERANCE:
-                check.fail(
-                    "gradients are never zeroed, so every update also applies all the "
-                    "earlier windows' gradients. Call optimizer.zero_grad() after "
-                    "optimizer.step(), inside the accumulate block (the prepared optimizer "
-                    "only really zeroes at the end of a window)."
-                )
+    results = _run(check, job, world_size)
+    processes = len(results)
+    per_process = _shard_batches(num_batches, processes)
+    expected_steps = num_epochs * math.ceil(per_process / k)
+    result = results[0]
+    _judge_backward(check, result, per_process * num_epochs, k, num_batches * num_epochs)
+    _judge_prepared(check, result, needs=("model", "optimizer", "train dataloader"))
+    _judge_steps(check, result, per_process, num_epochs, k, processes)
+    _judge_blocks(check, result, k)
+    if result["diff"] > _WEIGHT_TOLERANCE:
+        variants = result["variants"]
+        if variants.get("divided twice", 1.0) <= _WEIGHT_TOLERANCE:
             check.fail(
-                f"after training, your weights differ from the reference by up to "
-                f"{fmt(result['diff'])} (same data, same SGD, same number of steps). Inside "
-                "`with accelerator.accumulate(model):` do forward, "
-                f"{_BACKWARD}, optimizer.step(), optimizer.zero_grad() for every batch."
+                f"the loss is divided by gradient_accumulation_steps twice: "
+                f"accelerator.backward already divides it by {k} inside accumulate. "
+                "Pass the plain loss: accelerator.backward(loss)."
             )
-        check.case(
-            f"{_plural(num_epochs, 'epoch')} × {_plural(per_process, 'batch')} per process → "
-            f"{_plural(expected_steps, 'optimizer step')} with "
-            f"gradient_accumulation_steps={k} on {_plural(processes, 'process')}; weights "
-            "match the reference"
+        if variants.get("never zeroed", 1.0) <= _WEIGHT_TOLERANCE:
+            check.fail(
+                "gradients are never zeroed, so every update also applies all the "
+                "earlier windows' gradients. Call optimizer.zero_grad() after "
+                "optimizer.step(), inside the accumulate block (the prepared optimizer "
+                "only really zeroes at the end of a window)."
+            )
+        check.fail(
+            f"after training, your weights differ from the reference by up to "
+            f"{fmt(result['diff'])} (same data, same SGD, same number of steps). Inside "
+            "`with accelerator.accumulate(model):` do forward, "
+            f"{_BACKWARD}, optimizer.step(), optimizer.zero_grad() for every batch."
         )
+    check.case(None if not detail else (
+        f"{_plural(num_epochs, 'epoch')} × {_plural(per_process, 'batch')} per process → "
+        f"{_plural(expected_steps, 'optimizer step')} with "
+        f"gradient_accumulation_steps={k} on {_plural(processes, 'process')}; weights "
+        "match the reference"
+    ))
 
 
-def _judge_backward(check: Check, result: dict, batches: int, k: int) -> None:
+def _judge_backward(check: Check, result: dict, batches: int, k: int,
+                    unsharded: int | None = None) -> None:
     calls = result["calls"]
+    if result.get("new_accelerators"):
+        check.fail(
+            "your function builds its own Accelerator() instead of using the `accelerator` it "
+            "is given: the new one knows nothing of the settings it was created with "
+            f"(gradient_accumulation_steps={k}, mixed precision, the process group), so its "
+            "prepare, backward and accumulate follow other rules. Use the accelerator "
+            "argument; create an Accelerator only once, outside the function."
+        )
+    if unsharded and unsharded != batches and calls.get("backward") == unsharded:
+        if "train dataloader" in result["prepared"]:
+            check.fail(
+                f"the return values of accelerator.prepare(...) were dropped: this process "
+                f"went through all {unsharded} batches of the original dataloader instead of "
+                f"its own {batches}. prepare returns new objects (a sharded dataloader, a "
+                "wrapped model and optimizer) and leaves its arguments as they were: write "
+                "`model, optimizer, train_dataloader = accelerator.prepare(model, optimizer, "
+                "train_dataloader)` and use those."
+            )
+        check.fail(
+            f"the training dataloader never went through accelerator.prepare: every process "
+            f"went through all {unsharded} batches instead of its own share ({batches}), so "
+            "each example is trained on once per process and accumulate cannot see where the "
+            "data ends. Pass the dataloader to prepare with the model and optimizer and loop "
+            "over what prepare returns."
+        )
     if not calls.get("backward"):
         if result["grad_passes"]:
             scaled = (f" and the loss is not divided by gradient_accumulation_steps={k}, so "
@@ -881,6 +1023,36 @@ def _judge_backward(check: Check, result: dict, batches: int, k: int) -> None:
     if any(not training for training, _, _ in result["train_forwards"]):
         check.fail("the model trained in eval mode (the checker hands it over in eval mode, "
                    "as from_pretrained does): call model.train() before the training loop.")
+    check.case()
+
+
+def _judge_blocks(check: Check, result: dict, k: int) -> None:
+    """What happened inside each ``with accelerator.accumulate(model):`` block."""
+    blocks = result.get("blocks", [])
+    if k > 1:
+        wiped = [b for b in blocks if b["sync"] and "zero" in b["events"] and "backward"
+                 in b["events"] and b["events"].index("zero") < b["events"].index("backward")]
+        if wiped:
+            check.fail(
+                f"optimizer.zero_grad() runs first inside accelerator.accumulate: on the last "
+                f"batch of each window (accelerator.sync_gradients is True there) the prepared "
+                f"optimizer really zeroes, wiping the gradients of the window's earlier "
+                f"batches, so {len(wiped)} updates used only their last batch instead of "
+                f"{k}. Inside accumulate the order is forward, accelerator.backward(loss), "
+                "optimizer.step(), optimizer.zero_grad(): zero after the step (unlike "
+                "chapter 2's loop, zeroing first is wrong here)."
+            )
+    skipped = [b for b in blocks if b["sync"] and "backward" in b["events"]
+               and "step" not in b["events"]]
+    if skipped:
+        check.fail(
+            f"optimizer.step() was skipped on {_plural(len(skipped), 'batch')} that closes a "
+            "window (accelerator.sync_gradients was True there), for instance the short last "
+            "window of an epoch: an `if (step + 1) % k == 0` of your own inside accumulate "
+            "does not know where the data ends. Call optimizer.step() on every batch inside "
+            "accelerator.accumulate (or guard it with `if accelerator.sync_gradients:`): the "
+            "prepared optimizer skips the steps inside a window by itself."
+        )
     check.case()
 
 
@@ -987,7 +1159,8 @@ def training_function(training_function: Callable, gradient_accumulation_steps: 
         probe.watch(model, optimizer)
         torch.manual_seed(seed)
         returned = Check("training_function").call(
-            training_function, accelerator, model, optimizer, train, evaluation, metric,
+            watch.pinned(training_function), accelerator, model, optimizer, train, evaluation,
+            metric,
             num_epochs, explain=_explain)
         if isinstance(returned, dict):
             returned = {str(key): value for key, value in returned.items()
@@ -1004,11 +1177,12 @@ def training_function(training_function: Callable, gradient_accumulation_steps: 
         processes = len(results)
         per_process = _shard_batches(num_batches, processes)
         result = results[0]
-        _judge_backward(check, result, per_process * num_epochs, k)
+        _judge_backward(check, result, per_process * num_epochs, k, num_batches * num_epochs)
         _judge_prepared(check, result,
                         needs=("model", "optimizer", "train dataloader",
                                "validation dataloader"))
         _judge_steps(check, result, per_process, num_epochs, k, processes)
+        _judge_blocks(check, result, k)
         updates = num_epochs * math.ceil(per_process / k)
         problem = _schedule_problem(result["lrs"], lr, updates, processes, k,
                                     "scheduler" in result["prepared"], num_batches, num_epochs)

@@ -8,12 +8,18 @@ gradients never zeroed, ...) so the message can name the mistake instead of "wro
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from course_utils.feedback import Check, fmt
+
+# re-read with the checker (checks.load), like the feedback core
+watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
 
 Tensor = torch.Tensor
 
@@ -108,6 +114,9 @@ def derivative(df_dx: Callable[[Tensor], Tensor], at: Sequence[float] | None = N
             for wrong, message in known:
                 if _close(answer, wrong):
                     check.fail(message)
+            terms = _term_mistake(df_dx)
+            if terms:
+                check.fail(terms)
             worst = int((answer - reference).abs().argmax())
             check.fail(
                 f"at x = {fmt(points[worst].item())} your derivative is "
@@ -115,6 +124,60 @@ def derivative(df_dx: Callable[[Tensor], Tensor], at: Sequence[float] | None = N
             )
         error = (answer - reference).abs().max().item()
         check.case(f"max |error| against autograd {error:.1e}; should be below 1e-6")
+
+
+_TERMS = (("x²·sin(x)", lambda x: x**2 * torch.sin(x)),
+          ("x²·cos(x)", lambda x: x**2 * torch.cos(x)),
+          ("x·sin(x)", lambda x: x * torch.sin(x)), ("x·cos(x)", lambda x: x * torch.cos(x)),
+          ("sin(x)", torch.sin), ("cos(x)", torch.cos))
+_RIGHT = {"x·sin(x)": 2.0, "x²·cos(x)": 1.0}
+
+
+def _term_mistake(df_dx: Callable[[Tensor], Tensor]) -> str | None:
+    """Write the student's derivative as a sum of x^k·sin/cos terms (fitted on 41 points) and
+    say which terms differ from 2x·sin(x) + x²·cos(x); None when it is not such a sum."""
+    x = torch.linspace(-4.0, 4.0, 41, dtype=torch.float64)
+    try:
+        values = torch.as_tensor(df_dx(x.clone()), dtype=torch.float64).reshape(-1)
+    except Exception:  # noqa: BLE001  (the main check already ran it on other points)
+        return None
+    if values.shape != x.shape or not torch.isfinite(values).all():
+        return None
+    basis = torch.stack([term(x) for _, term in _TERMS], dim=1)
+    solution = torch.linalg.lstsq(basis, values.unsqueeze(1)).solution.squeeze(1)
+    if (basis @ solution - values).abs().max() > 1e-8 * (1 + values.abs().max()):
+        return None
+    coefficients = {name: round(float(c) * 2) / 2
+                    for (name, _), c in zip(_TERMS, solution, strict=True)
+                    if abs(float(c)) > 1e-6}
+    if any(abs(coefficients[n] - float(c)) > 1e-6
+           for (n, _), c in zip(_TERMS, solution, strict=True) if n in coefficients):
+        return None
+
+    def show(terms: dict[str, float]) -> str:
+        parts = []
+        for name, c in terms.items():
+            factor = "" if c == 1 else "−" if c == -1 else f"{fmt(c)}·"
+            parts.append(f"{factor}{name}".replace("·x", "x", 1) if factor.endswith("·")
+                         and name.startswith("x") else f"{factor}{name}")
+        return " + ".join(parts).replace("+ −", "− ") or "0"
+
+    yours = show(coefficients)
+    wrong = [n for n in set(coefficients) | set(_RIGHT) if coefficients.get(n) != _RIGHT.get(n)]
+    if not wrong:
+        return None
+    swapped = {"x·cos(x)": 2.0, "x²·sin(x)": 1.0}
+    if coefficients == swapped:
+        why = ("sin and cos are swapped in both terms: in u'·v + u·v' with u = x² and "
+               "v = sin(x), the derivative u' = 2x multiplies v = sin(x) itself, and u = x² "
+               "multiplies v' = cos(x)")
+    else:
+        missing = [show({n: _RIGHT[n]}) for n in _RIGHT if coefficients.get(n) != _RIGHT[n]]
+        extra = [show({n: c}) for n, c in coefficients.items() if _RIGHT.get(n) != c]
+        why = (f"{', '.join(missing) or 'nothing'} {'is' if len(missing) == 1 else 'are'} "
+               f"missing and {', '.join(extra) or 'nothing'} should not be there")
+    return (f"your derivative is {yours}, the product rule gives 2x·sin(x) + x²·cos(x): {why}. "
+            "(u·v)' = u'·v + u·v' with u = x², v = sin(x).")
 
 
 # --- Exercise 2: a finite-difference gradient check ------------------------------------------
@@ -126,41 +189,102 @@ def _cubic(x: Tensor) -> Tensor:
     return (x**3).sum() + 2.0 * flat[0] * flat[-1]
 
 
-def numerical_gradient(numerical_grad: Callable[..., Tensor], shape: Sequence[int] = (4,),
-                       seed: int = 0) -> None:
-    """Check a central finite-difference gradient against autograd, CS231n style."""
-    generator = torch.Generator().manual_seed(seed)
-    x = (torch.rand(tuple(shape), generator=generator, dtype=torch.float64) * 4 - 2)
-    x_before = x.clone()
-    eps = 1e-3
+def numerical_gradient(numerical_grad: Callable[..., Tensor],
+                       shape: Sequence[int] | None = None, seed: int = 0) -> None:
+    """Check a central finite-difference gradient against autograd, CS231n style.
+
+    With ``shape`` left out, two cases: x of shape (4,) with eps = 1e-3 (compared with
+    autograd), then x of shape (2, 3) with a large eps = 0.05, compared with the central
+    difference at that very eps (which differs from autograd by eps² on this cubic): an answer
+    that ignores eps, or nudges whole rows, is seen there.
+    """
+    cases = [(tuple(shape), 1e-3)] if shape is not None else [((4,), 1e-3), ((2, 3), LARGE_EPS)]
     with Check("numerical_gradient") as check:
-        answer = check.call(numerical_grad, _cubic, x, eps=eps)
-        if not torch.equal(x, x_before):
-            check.fail(
-                "your function changed x: after the call it differs from the input by up to "
-                f"{fmt((x - x_before).abs().max().item())}. Put each nudged value back (or "
-                "nudge a copy) so the caller's tensor is untouched."
-            )
-        check.case()
-        answer = _to_tensor(check, answer, "What numerical_grad returns")
-        if answer.shape != x.shape:
-            check.fail(
-                f"for x of shape {tuple(x.shape)} you returned shape {tuple(answer.shape)}: the "
-                "gradient has one entry per element of x."
-            )
-        check.case()
-        if answer.dtype != torch.float64:
-            check.fail(
-                f"the result is {answer.dtype}, not torch.float64: finite differences divide "
-                "tiny differences by eps, so they need double precision. Keep x's dtype."
-            )
-        check.case()
-        reference = autograd_derivative(_cubic, x)
-        relative = ((answer - reference).abs().max()
-                    / (answer.abs() + reference.abs()).max().clamp_min(1e-12)).item()
-        if relative > 1e-5:
-            check.fail(_name_fd_mistake(answer, reference, x, eps, relative))
-        check.case(f"relative error {relative:.1e} against autograd; should be below 1e-5")
+        for case_shape, eps in cases:
+            detail = _numerical_case(check, watch.pinned(numerical_grad), case_shape, seed, eps)
+        check.case(detail)
+
+
+LARGE_EPS = 0.05
+
+
+def _numerical_case(check: Check, numerical_grad: Callable[..., Tensor], shape: tuple,
+                    seed: int, eps: float) -> str:
+    generator = torch.Generator().manual_seed(seed)
+    x = (torch.rand(shape, generator=generator, dtype=torch.float64) * 4 - 2)
+    x_before = x.clone()
+    answer = check.call(numerical_grad, _cubic, x, eps=eps)
+    if not torch.equal(x, x_before):
+        check.fail(
+            "your function changed x: after the call it differs from the input by up to "
+            f"{fmt((x - x_before).abs().max().item())}. Put each nudged value back (or "
+            "nudge a copy) so the caller's tensor is untouched."
+        )
+    check.case()
+    answer = _to_tensor(check, answer, "What numerical_grad returns")
+    if answer.shape != x.shape:
+        check.fail(
+            f"for x of shape {tuple(x.shape)} you returned shape {tuple(answer.shape)}: the "
+            "gradient has one entry per element of x."
+        )
+    check.case()
+    if answer.dtype != torch.float64:
+        check.fail(
+            f"the result is {answer.dtype}, not torch.float64: finite differences divide "
+            "tiny differences by eps, so they need double precision. Keep x's dtype."
+        )
+    check.case()
+    reference = autograd_derivative(_cubic, x)
+    if eps == LARGE_EPS:  # compare with the central difference at this eps, not autograd
+        central = _central(x, eps)
+        relative = _relative(answer, central)
+        if relative > 1e-8:
+            check.fail(_name_large_eps_mistake(answer, central, reference, x, eps))
+        return (f"relative error {_relative(answer, reference):.1e} against autograd at eps "
+                f"1e-3; with eps = {eps} exactly the central difference")
+    relative = _relative(answer, reference)
+    if relative > 1e-5:
+        check.fail(_name_fd_mistake(answer, reference, x, eps, relative))
+    return f"relative error {relative:.1e} against autograd; should be below 1e-5"
+
+
+def _relative(a: Tensor, b: Tensor) -> float:
+    return ((a - b).abs().max() / (a.abs() + b.abs()).max().clamp_min(1e-12)).item()
+
+
+def _central(x: Tensor, eps: float, rows: bool = False) -> Tensor:
+    """The central difference of :func:`_cubic`, element by element (or whole rows x[i])."""
+    grad = torch.zeros_like(x)
+    for index in (range(x.shape[0]) if rows else range(x.numel())):
+        step = torch.zeros_like(x)
+        if rows:
+            step[index] = eps
+        else:
+            step.view(-1)[index] = eps
+        value = (_cubic(x + step) - _cubic(x - step)) / (2 * eps)
+        if rows:
+            grad[index] = value
+        else:
+            grad.view(-1)[index] = value
+    return grad
+
+
+def _name_large_eps_mistake(answer: Tensor, central: Tensor, reference: Tensor, x: Tensor,
+                            eps: float) -> str:
+    measured = (f"(relative difference {_relative(answer, central):.1e} from the central "
+                f"difference at eps = {eps})")
+    if x.dim() > 1 and _matches(answer, _central(x, eps, rows=True), 1e-8):
+        return (f"you nudged a whole row x[i] at once: for x of shape {tuple(x.shape)}, "
+                "x[i] is a row, so every entry of the row got the sum of that row's partial "
+                "derivatives. Nudge one element at a time: loop over x.numel() on a flattened "
+                f"view (x.view(-1)[i]) or over torch.ndindex(x.shape) {measured}.")
+    if _relative(answer, reference) < 1e-5:
+        return (f"your function ignores its eps argument: called with eps = {eps}, it "
+                f"returned the difference for a much smaller step (it matches autograd to "
+                f"{_relative(answer, reference):.0e}, but (f(x + eps) − f(x − eps)) / (2·eps) "
+                f"with eps = {eps} differs from autograd by eps² = {eps**2:g} on this cubic). "
+                f"Nudge by the eps you are given {measured}.")
+    return _name_fd_mistake(answer, central, x, eps, _relative(answer, central))
 
 
 def _one_sided(x: Tensor, eps: float) -> Tensor:
@@ -316,8 +440,9 @@ def _check_line_fit(task: str, fit: Callable[..., Any], slope: float, intercept:
                     lr: float, steps: int, optimizer_hints: bool) -> None:
     x, y = line_data(slope, intercept)
     with Check(task) as check:
-        got = _unpack_line(check, check.call(fit, x.clone(), y.clone(), lr, steps,
-                                             explain=_explain_tracking))
+        with watch.OptimizerWatch() as seen:
+            got = _unpack_line(check, check.call(watch.pinned(fit), x.clone(), y.clone(), lr,
+                                                 steps, explain=_explain_tracking))
         check.case()
         want = reference_fit(x, y, lr, steps)
 
@@ -325,7 +450,12 @@ def _check_line_fit(task: str, fit: Callable[..., Any], slope: float, intercept:
             return all(abs(g - p) <= 1e-4 * (1 + abs(p)) for g, p in zip(got, pair, strict=True))
 
         if not same(want):
-            check.fail(_name_fit_mistake(got, want, x, y, lr, steps, same, optimizer_hints))
+            if optimizer_hints:
+                named = _optimizer_mistake(seen, got, want)
+                if named:
+                    check.fail(named)
+            check.fail(_name_fit_mistake(got, want, x, y, lr, steps, same, optimizer_hints)
+                       or _fit_divergence(fit, got, want, x, y, lr, steps))
         check.case(f"w = {got[0]:.4f}, b = {got[1]:.4f}; reference {want[0]:.4f}, {want[1]:.4f}")
 
 
@@ -350,10 +480,107 @@ def _name_fit_mistake(got, want, x, y, lr, steps, same, optimizer_hints) -> str:
                 f"{len(x)} times too large. Use .mean() ({shown}).")
     if same(reference_fit(x, y, lr, steps, train_b=False)):
         return f"only w was updated: b must be trained too ({shown})."
+    for other in (steps - 1, steps + 1):
+        if other >= 0 and same(reference_fit(x, y, lr, other)):
+            loop = "range(1, steps)" if other < steps else "range(steps + 1)"
+            return (f"you took {other} gradient steps, not {steps}: the result equals the "
+                    f"reference after {other} steps (a loop over {loop}?). Loop `for _ in "
+                    f"range(steps):` ({shown}).")
     if not all(map(lambda v: abs(v) < 1e6, got)) or any(v != v for v in got):
         return f"the fit diverged: check the sign of the update and the loss ({shown})."
-    return (f"{shown}. Start from w = b = 0, use the mean squared error, and take exactly "
-            "`steps` plain gradient-descent steps of size lr.")
+    return None
+
+
+def _optimizer_mistake(seen: Any, got: tuple[float, float],
+                       want: tuple[float, float]) -> str | None:
+    """What the optimizer watch saw: steps with cleared gradients, options beyond plain SGD."""
+    shown = f"you got w = {fmt(got[0])}, b = {fmt(got[1])}; expected {fmt(want[0])}, {fmt(want[1])}"
+    between, before = seen.empty_steps()
+    kinds = [kind for kind, _ in seen.events]
+    steps = kinds.count("step")
+    if "step" in kinds and "backward" in kinds and kinds.index("step") < kinds.index("backward"):
+        before = steps
+    if before and before == steps:
+        empty = sum(1 for kind, clear in seen.events if kind == "step" and clear)
+        return ("the step ran before backward(): in each iteration optimizer.step() comes "
+                "before loss.backward(), so a step can only apply the previous iteration's "
+                f"gradients, or none once zero_grad() has cleared them ({empty} of {steps} "
+                "steps found no gradient at all). Order: zero_grad, forward, loss, backward, "
+                f"step ({shown}).")
+    if between:
+        return ("w and b never moved: zero_grad() runs between backward() and step(), so "
+                f"{between} of {steps} steps found the gradients already cleared. Zero before "
+                f"backward() or after step() ({shown}).")
+    for optimizer in seen.optimizers:
+        if not isinstance(optimizer, torch.optim.SGD):
+            return (f"the optimizer is {type(optimizer).__name__}: fit_line_optim must take the "
+                    "same plain steps as fit_line, torch.optim.SGD([w, b], lr=lr) "
+                    f"({shown}).")
+        group = optimizer.param_groups[0]
+        extras = {k: group.get(k) for k in ("momentum", "dampening", "weight_decay")
+                  if group.get(k)}
+        if group.get("nesterov"):
+            extras["nesterov"] = True
+        if extras:
+            options = ", ".join(f"{k}={v}" for k, v in extras.items())
+            return (f"the optimizer is SGD with {options}: from the second step on, each "
+                    "update is no longer −lr·gradient (momentum adds a share of the previous "
+                    "updates). Plain gradient descent is torch.optim.SGD([w, b], lr=lr) with "
+                    f"no other options ({shown}).")
+    return None
+
+
+def _fit_divergence(fit: Callable[..., Any], got: tuple[float, float],
+                    want: tuple[float, float], x: Tensor, y: Tensor, lr: float,
+                    steps: int) -> str:
+    """The first step at which the student's fit leaves the reference, and what went wrong."""
+    shown = f"you got w = {fmt(got[0])}, b = {fmt(got[1])}; expected {fmt(want[0])}, {fmt(want[1])}"
+    generic = (f"{shown}. Start from w = b = 0, use the mean squared error, and take exactly "
+               "`steps` plain gradient-descent steps of size lr.")
+
+    def run(n: int) -> tuple[float, float] | None:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                w, b = fit(x.clone(), y.clone(), lr, n)
+            return (float(torch.as_tensor(w).detach().reshape(-1)[0]),
+                    float(torch.as_tensor(b).detach().reshape(-1)[0]))
+        except Exception:  # noqa: BLE001  (a diagnosis only: the main run already worked)
+            return None
+
+    def close(a: float, b: float) -> bool:
+        return abs(a - b) <= 1e-5 * (1 + abs(b))
+
+    grad_w = float((2 * (0 - y) * x).mean())  # dL/dw and dL/db at w = b = 0
+    grad_b = float((2 * (0 - y)).mean())
+    first = run(1)
+    if first is None:
+        return generic
+    w1, b1 = -lr * grad_w, -lr * grad_b
+    if not (close(first[0], w1) and close(first[1], b1)):
+        if close(first[0], w1) and close(first[1], -lr * grad_w):
+            return ("b is updated with w's gradient: after one step b = "
+                    f"{fmt(first[1])} = −lr·∂L/∂w, but it should be −lr·∂L/∂b = {fmt(b1)}. "
+                    f"Use b.grad for b ({shown}).")
+        if close(first[1], b1) and close(first[0], -lr * grad_b):
+            return ("w is updated with b's gradient: after one step w = "
+                    f"{fmt(first[0])} = −lr·∂L/∂b, but it should be −lr·∂L/∂w = {fmt(w1)}. "
+                    f"Use w.grad for w ({shown}).")
+        wrong = [f"{name} = {fmt(v)} (should be {fmt(r)} = −lr·∂L/∂{name})"
+                 for name, v, r in (("w", first[0], w1), ("b", first[1], b1)) if not close(v, r)]
+        return (f"the very first step is already off: after fit(x, y, lr, 1) "
+                f"{' and '.join(wrong)}, starting from w = b = 0 ({shown}).")
+    for n in range(2, min(steps, 40) + 1):
+        result = run(n)
+        expected = reference_fit(x, y, lr, n)
+        if result is None:
+            break
+        if not (close(result[0], expected[0]) and close(result[1], expected[1])):
+            return (f"the first {n - 1} steps match the reference, step {n} is the first that "
+                    f"differs: after {n} steps you get w = {fmt(result[0])}, b = "
+                    f"{fmt(result[1])}; plain gradient descent gives {fmt(expected[0])}, "
+                    f"{fmt(expected[1])}. Something carries over from one step to the next "
+                    f"(gradients not cleared, momentum, a changed lr) ({shown}).")
+    return generic
 
 
 def fit_line(fit: Callable[..., Any], slope: float = 3.0, intercept: float = -1.0,

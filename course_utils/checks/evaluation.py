@@ -25,6 +25,7 @@ labels that belong to other examples, ...
 
 from __future__ import annotations
 
+import importlib
 import math
 import shutil
 import tempfile
@@ -40,6 +41,9 @@ from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from course_utils.feedback import Check, fmt
+
+# re-read with the checker (checks.load), like the feedback core
+watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
 
 Tensor = torch.Tensor
 
@@ -622,7 +626,8 @@ def _run_evaluation_case(check: Check, evaluate_fn: Callable[..., Any], case: _C
     metric = WatchedMetric(_mrpc_metric(), check)
     loader = WatchedLoader(case.loader(), recorder, "eval")
     try:
-        result = check.call(evaluate_fn, model, loader, metric, torch.device("cpu"),
+        result = check.call(watch.pinned(evaluate_fn), model, loader, metric,
+                            torch.device("cpu"),
                             name="evaluate_model", explain=_explain_metric_error)
     finally:
         recorder.remove()
@@ -814,12 +819,15 @@ def accuracy_f1(accuracy_f1_fn: Callable[[Tensor, Tensor], Any], seed: int = 0,
     positive at all, everything right, everything wrong, one example.
     """
     cases = _edge_cases() if edge else _random_cases(seed)
+    if not edge:  # the 0/0 case in the visible check too: a guard a student can add now
+        cases.append(_edge_cases()[0])
     metric = _mrpc_metric()
     with Check("accuracy_f1") as check:
         for predictions, labels in cases:
             expected = {k: float(v) for k, v in
                         metric.compute(predictions=predictions, references=labels).items()}
-            result = check.call(accuracy_f1_fn, predictions.clone(), labels.clone(),
+            result = check.call(watch.pinned(accuracy_f1_fn), predictions.clone(),
+                                labels.clone(),
                                 name="accuracy_f1", explain=_explain_division)
             got = _result_dict(check, result, "what accuracy_f1 returns")
             if any(math.isnan(v) for v in got.values()):
@@ -827,8 +835,11 @@ def accuracy_f1(accuracy_f1_fn: Callable[[Tensor, Tensor], Any], seed: int = 0,
             if not _same(got, expected):
                 check.fail(_name_f1_mistake(got, expected, predictions, labels))
             check.case()
-        check.case(f"{len(cases)} {'edge' if edge else 'random'} cases match GLUE MRPC's metric "
-                   "to 1e-6")
+        if edge:
+            check.case(f"{len(cases)} edge cases match GLUE MRPC's metric to 1e-6")
+        else:
+            check.case(f"{len(cases) - 1} random cases match GLUE MRPC's metric to 1e-6, and "
+                       "one without a positive prediction (F1 = 0)")
 
 
 def _counts(predictions: Tensor, labels: Tensor) -> dict[str, int]:
@@ -933,6 +944,17 @@ def _fail_history(check: Check, history: Any, epochs: int) -> list[dict[str, flo
             check.fail(f"history entry {number} has no {', '.join(map(repr, missing))}: each "
                        "epoch's dict holds its mean 'train_loss' and the evaluation's 'accuracy' "
                        "and 'f1'.")
+        if watch.graph_tensors(entry.get("train_loss")):
+            check.fail(
+                f"history entry {number}'s train_loss is a tensor that still holds an autograd "
+                "graph: adding up the loss tensors (total += loss) chains every batch's graph "
+                "into one, kept alive for the whole epoch. Add up loss.item() instead, so "
+                "train_loss is a plain float."
+            )
+        if "epoch" in entry and entry["epoch"] != number:
+            check.fail(f"history entry {number} says 'epoch': {entry['epoch']!r}; number the "
+                       f"epochs from 1, as people count them: {{'epoch': {number}, ...}} "
+                       "(for epoch in range(1, epochs + 1)).")
         try:
             rows.append({k: float(entry[k]) for k in ("train_loss", "accuracy", "f1")})
         except (TypeError, ValueError):
@@ -1030,13 +1052,32 @@ def _saved_epoch(save_dir: str, evaluations: list[Pass]) -> tuple[PairClassifier
     return saved, 0
 
 
+# Extra settings the visible check also runs: with (3, 0.1, 2) the best accuracy (epoch 3) and
+# the best F1 (epoch 2) differ; with (3, 0.2, 0) epochs 2 and 3 tie on accuracy (0.77), so
+# saving on a tie (>=) keeps epoch 3 instead of epoch 2.
+EXTRA_SCENARIOS = ((3, 0.1, 2), (3, 0.2, 0))
+
+
 def train_and_keep_best(train_fn: Callable[..., Any], epochs: int = 3, lr: float = 0.2,
                         seed: int = 1) -> None:
     """Check ``train_fn(model, train_dataloader, eval_dataloader, epochs, lr, device,
     save_dir) -> history``: an evaluation after every epoch, the best epoch saved.
 
-    The model arrives in eval mode, as ``from_pretrained`` returns it.
+    The model arrives in eval mode, as ``from_pretrained`` returns it. Called with the default
+    settings, the check also runs :data:`EXTRA_SCENARIOS`, where keeping the best F1 or saving
+    on a tie keeps another epoch than the first best accuracy.
     """
+    scenarios = [(epochs, lr, seed)]
+    if (epochs, lr, seed) == (3, 0.2, 1):
+        scenarios += EXTRA_SCENARIOS
+    with Check("train_and_keep_best") as check:
+        for number, (n, rate, s) in enumerate(scenarios):
+            where = "" if number == 0 else f"with epochs={n}, lr={rate}, seed={s}: "
+            _keep_best_scenario(check, train_fn, n, rate, s, where)
+
+
+def _keep_best_scenario(check: Check, train_fn: Callable[..., Any], epochs: int, lr: float,
+                        seed: int, where: str) -> None:
     train_set = pair_dataset(TRAIN_SIZE, TRAIN_SEED)
     validation = pair_dataset(VALIDATION_SIZE, VALIDATION_SEED)
     model = toy_model(seed)
@@ -1045,28 +1086,90 @@ def train_and_keep_best(train_fn: Callable[..., Any], epochs: int = 3, lr: float
     train_loader = WatchedLoader(pair_dataloader(train_set, 8, True, seed), recorder, "train")
     eval_loader = WatchedLoader(pair_dataloader(validation, 8), recorder, "eval", snapshot=True)
     save_dir = tempfile.mkdtemp(prefix="course-best-checkpoint-")
-    with Check("train_and_keep_best") as check, _quiet_transformers(), _controlled_run(seed):
-        try:
+    inner = Check(check.task)
+    try:
+        with _quiet_transformers(), _controlled_run(seed):
             try:
-                history = check.call(train_fn, model, train_loader, eval_loader, epochs, lr,
-                                     torch.device("cpu"), save_dir, name="train_and_keep_best",
-                                     explain=_explain_training_error)
+                with watch.TrainingWatch(model) as spy:
+                    history = inner.call(watch.pinned(train_fn), model, train_loader,
+                                         eval_loader, epochs, lr, torch.device("cpu"), save_dir,
+                                         name="train_and_keep_best",
+                                         explain=_explain_training_error)
             finally:
                 recorder.remove()
-            _check_training_run(check, recorder, history, epochs, len(eval_loader), save_dir,
-                                validation)
-        finally:
-            shutil.rmtree(save_dir, ignore_errors=True)
+            _check_training_run(inner, recorder, spy, history, epochs, lr, len(train_loader),
+                                len(eval_loader), save_dir, validation)
+    except AssertionError as failure:  # CheckFailed: say which settings, once
+        message = str(failure)
+        prefix = f"✗ {check.task} — "
+        check.fail(where + (message[len(prefix):] if message.startswith(prefix) else message))
+    finally:
+        shutil.rmtree(save_dir, ignore_errors=True)
+    check.passed += inner.passed
+    if not where:
+        check.details += inner.details
 
 
-def _check_training_run(check: Check, recorder: Recorder, history: Any, epochs: int,
-                        eval_batches: int, save_dir: str, validation: PairDataset) -> None:
+def _check_training_half(check: Check, spy: Any, epochs: int, lr: float, batches: int) -> None:
+    """The training half of keep-the-best: zeroed gradients, one step per batch, and the
+    learning rates of a linear decay over every step (or a constant lr, without a schedule)."""
+    total = epochs * batches
+    if not spy.steps:
+        return  # named below, from the weights: "the optimizer never stepped"
+    dirty = spy.backwards.count(False)
+    if dirty:
+        never = "never zeroed" if spy.zero_calls == 0 else "not cleared before every backward"
+        check.fail(
+            f"gradients are {never}: {dirty} of {len(spy.backwards)} backward passes added to "
+            f"the gradients of an earlier batch (zero_grad() ran {spy.zero_calls} times for "
+            f"{len(spy.steps)} steps), so each step also applies old gradients. Call "
+            "optimizer.zero_grad() once per step, after optimizer.step()."
+        )
+    cleared = sum(1 for step in spy.steps if step.cleared)
+    if cleared:
+        check.fail(f"zero_grad() runs between backward() and step(): {cleared} of "
+                   f"{len(spy.steps)} steps found the gradients already cleared. Zero them "
+                   "after optimizer.step() (or before backward()).")
+    if len(spy.steps) != total:
+        check.fail(f"the optimizer stepped {len(spy.steps)} times; {epochs} epochs × {batches} "
+                   f"batches need {total} steps, one per batch.")
+    check.case()
+    lrs = [step.lr for step in spy.steps]
+    expected = [lr * (1 - i / total) for i in range(total)]
+    if abs(lrs[0] - lr) > 1e-9 * lr and lrs[0] != 0:
+        check.fail(f"the first step ran at lr = {fmt(lrs[0])}, not the lr argument "
+                   f"({fmt(lr)}): create AdamW with lr=lr.")
+    constant = all(abs(v - lrs[0]) <= 1e-12 for v in lrs)
+    index = None if constant else watch.first_divergence(lrs, expected, rtol=1e-6, atol=1e-12)
+    if index is not None:
+        zero = [i for i, v in enumerate(lrs) if v == 0]
+        shown = (f"step {index} ran at lr = {fmt(lrs[index])}; a linear decay from {fmt(lr)} "
+                 f"to 0 over all {total} steps ({epochs} epochs × {batches} batches) gives "
+                 f"{fmt(expected[index])} there")
+        if zero and zero[0] <= total - batches and len(zero) > 1:
+            sized = zero[0]
+            check.fail(
+                f"the learning rate reached 0 after {sized} of the {total} steps, so "
+                f"{len(zero)} steps (the later epochs) learned nothing ({shown}): the schedule "
+                f"is sized for {sized} steps — len(train_dataloader) is one epoch. Use "
+                "num_training_steps = epochs * len(train_dataloader)."
+            )
+        check.fail(f"{shown}. Create get_scheduler('linear', optimizer=optimizer, "
+                   "num_warmup_steps=0, num_training_steps=epochs * len(train_dataloader)) and "
+                   "call scheduler.step() after every optimizer.step().")
+    check.case()
+
+
+def _check_training_run(check: Check, recorder: Recorder, spy: Any, history: Any, epochs: int,
+                        lr: float, train_batches: int, eval_batches: int, save_dir: str,
+                        validation: PairDataset) -> None:
     rows = _fail_history(check, history, epochs)
     check.case()
     train_passes, evaluations = _epoch_evaluations(check, recorder, epochs, eval_batches)
     check.case()
     _training_mode_problems(check, train_passes, evaluations)
     check.case()
+    _check_training_half(check, spy, epochs, lr, train_batches)
     weights = [e.weights or {} for e in evaluations]
     if len(weights) > 1 and all(all(torch.equal(w[k], weights[0][k]) for k in w)
                                 for w in weights[1:]):
@@ -1097,6 +1200,13 @@ def _check_training_run(check: Check, recorder: Recorder, history: Any, epochs: 
     best_accuracy = max(t["accuracy"] for t in truths)
     best = [n for n, t in enumerate(truths, start=1) if t["accuracy"] == best_accuracy]
     kept = truths[epoch - 1]
+    if epoch in best and epoch != best[0]:
+        check.fail(
+            f"save_dir holds epoch {epoch}, which only tied the best accuracy "
+            f"({fmt(best_accuracy)}) that epoch {best[0]} reached first: saving on a tie "
+            "(>= instead of >) overwrote the best checkpoint with a later, no better one. Save "
+            "only when the accuracy is higher than every earlier one."
+        )
     if epoch not in best:
         by_f1 = max(t["f1"] for t in truths)
         if kept["f1"] == by_f1:

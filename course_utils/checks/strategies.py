@@ -10,6 +10,7 @@ Trainer train differently from the hand-written loop.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -19,6 +20,9 @@ from torch import nn
 
 from course_utils.feedback import Check, fmt
 from course_utils.measure import count_parameters
+
+# re-read with the checker (checks.load), like the feedback core
+watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
 
 STRATEGIES = ("full", "lower", "head")
 ADAMW_OPTIMS = ("adamw_torch", "adamw_torch_fused")
@@ -101,7 +105,8 @@ def _explain_freeze(error: Exception) -> str | None:
 
 def _call_freeze(check: Check, freeze_fn: Callable, model: nn.Module,
                  strategy: str) -> list[Any]:
-    result = check.call(freeze_fn, model, strategy, name="freeze", explain=_explain_freeze)
+    result = check.call(watch.pinned(freeze_fn), model, strategy, name="freeze",
+                        explain=_explain_freeze)
     flagged = [name for name, module in model.named_modules()
                if "requires_grad" in vars(module)]
     if flagged:
@@ -337,7 +342,7 @@ def training_arguments(make_args: Callable, lr: float = 2e-5, epochs: int = 2,
     hparams = Hyperparameters(lr=lr, epochs=epochs, batch_size=batch_size, seed=seed)
     output_dir = tempfile.mkdtemp(prefix="check-training-args-")
     with Check("training_arguments") as check:
-        args = check.call(make_args, output_dir, hparams, name="make_training_args",
+        args = check.call(watch.pinned(make_args), output_dir, hparams, name="make_training_args",
                           explain=_explain_arguments)
         if not isinstance(args, TrainingArguments):
             check.fail(f"make_training_args returned a {type(args).__name__}: build and return "
@@ -441,7 +446,7 @@ def fast_adamw(make_adamw: Callable, lr: float = 3e-4, seed: int = 0,
     """Check ``make_adamw(params, lr)``: torch's AdamW over exactly ``params``, fused kernel."""
     params = _toy_parameters(seed, dtype)
     with Check("fast_adamw") as check:
-        optimizer = check.call(make_adamw, params, lr, name="make_adamw")
+        optimizer = check.call(watch.pinned(make_adamw), params, lr, name="make_adamw")
         if isinstance(optimizer, torch.optim.Adam) and not isinstance(
                 optimizer, torch.optim.AdamW):
             check.fail("you built torch.optim.Adam: its weight_decay adds an L2 term to the "

@@ -22,20 +22,23 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import importlib
 import math
 import operator
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
-from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils.feedback import Check, fmt
+
+# re-read with the checker (checks.load), like the feedback core: nothing a notebook patched
+# in the watcher earlier can change a verdict
+watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
 
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
 BATCH_KEYS = frozenset({*MODEL_INPUTS, "labels"})
@@ -100,172 +103,7 @@ def _make_optimizer(kind: str, model: nn.Module, lr: float) -> torch.optim.Optim
 # --- Watching a training loop --------------------------------------------------------------
 
 
-@dataclass
-class _Step:
-    """One ``optimizer.step()`` as the spy saw it."""
-
-    backwards: int  # backward passes since the previous step
-    cleared: bool  # the gradients were already cleared when the step ran
-    lr: float
-    optimizer: Any
-
-
-def _is_clear(grad: torch.Tensor | None) -> bool:
-    return grad is None or not bool(grad.detach().any())
-
-
-class _Spy:
-    """Records what a training loop does to ``model`` while the ``with`` block runs."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        self.probe = trainable[-1]  # the output layer's bias: every backward pass reaches it
-        self.events: list[tuple[str, Any]] = []
-        self.forward_modes: list[bool] = []
-        self.device_mismatches: list[tuple[str, str]] = []
-        self.backwards: list[bool] = []  # per backward pass: were the gradients clear before it
-        self.steps: list[_Step] = []
-        self.zero_calls = 0
-        self.mode_calls: list[bool] = []
-        self.schedulers: list[Any] = []
-        self.scheduler_steps: list[Any] = []
-        self.bars: list[Any] = []
-        self._since_step = 0
-        self._constructing = 0
-        self._undo: list[Callable[[], None]] = []
-
-    # events ------------------------------------------------------------------------------
-
-    def _forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
-        self.forward_modes.append(module.training)
-        self.events.append(("forward", module.training))
-        where = self.probe.device
-        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
-        for tensor in tensors:
-            if tensor.device != where:
-                self.device_mismatches.append((str(tensor.device), str(where)))
-                break
-
-    def _backward(self, grad: torch.Tensor) -> None:
-        clear = _is_clear(self.probe.grad)
-        self.backwards.append(clear)
-        self.events.append(("backward", clear))
-        self._since_step += 1
-
-    def _step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
-        lr = optimizer.param_groups[0]["lr"]
-        step = _Step(self._since_step, _is_clear(self.probe.grad), float(lr), optimizer)
-        self.steps.append(step)
-        self.events.append(("step", step))
-        self._since_step = 0
-
-    def _zero(self) -> None:
-        self.zero_calls += 1
-        self.events.append(("zero_grad", None))
-
-    # installing and removing the hooks ---------------------------------------------------
-
-    def _patch(self, owner: type, name: str, make: Callable[[Any], Any]) -> None:
-        original = owner.__dict__[name]
-        setattr(owner, name, make(original))
-        self._undo.append(lambda: setattr(owner, name, original))
-
-    def __enter__(self) -> _Spy:
-        spy = self
-        handles = [
-            self.model.register_forward_pre_hook(self._forward, with_kwargs=True),
-            self.probe.register_hook(self._backward),
-            register_optimizer_step_pre_hook(self._step),
-        ]
-        self._undo.extend(handle.remove for handle in handles)
-
-        def module_train(original):
-            def train(module, mode=True):
-                if module is spy.model:
-                    spy.mode_calls.append(bool(mode))
-                    spy.events.append(("train", bool(mode)))
-                return original(module, mode)
-            return train
-
-        def module_zero_grad(original):
-            def zero_grad(module, *args, **kwargs):
-                if module is spy.model:
-                    spy._zero()
-                return original(module, *args, **kwargs)
-            return zero_grad
-
-        def optimizer_zero_grad(original):
-            def zero_grad(optimizer, *args, **kwargs):
-                spy._zero()
-                return original(optimizer, *args, **kwargs)
-            return zero_grad
-
-        def scheduler_init(original):
-            def __init__(scheduler, *args, **kwargs):
-                spy._constructing += 1
-                try:
-                    original(scheduler, *args, **kwargs)
-                finally:
-                    spy._constructing -= 1
-                spy.schedulers.append(scheduler)
-            return __init__
-
-        def scheduler_step(original):
-            def step(scheduler, *args, **kwargs):
-                if not spy._constructing and not getattr(scheduler, "_is_initial", False):
-                    spy.scheduler_steps.append(scheduler)
-                    spy.events.append(("scheduler", len(spy.steps)))
-                return original(scheduler, *args, **kwargs)
-            return step
-
-        self._patch(nn.Module, "train", module_train)
-        self._patch(nn.Module, "zero_grad", module_zero_grad)
-        self._patch(torch.optim.Optimizer, "zero_grad", optimizer_zero_grad)
-        self._patch(torch.optim.lr_scheduler.LRScheduler, "__init__", scheduler_init)
-        self._patch(torch.optim.lr_scheduler.LRScheduler, "step", scheduler_step)
-        with contextlib.suppress(ImportError):
-            import tqdm.std
-
-            def bar_init(original):  # a functools.partialmethod in tqdm: bind it first
-                def __init__(bar, *args, **kwargs):
-                    original.__get__(bar, type(bar))(*args, **kwargs)
-                    if not bar.disable:  # libraries' internal bars are created disabled
-                        spy.bars.append(bar)  # kept alive: its count is read after the run
-                return __init__
-
-            self._patch(tqdm.std.tqdm, "__init__", bar_init)
-        return self
-
-    def __exit__(self, *exc: Any) -> bool:
-        while self._undo:
-            self._undo.pop()()
-        return False
-
-    # what the events say -----------------------------------------------------------------
-
-    def first(self, kind: str) -> int | None:
-        return next((i for i, (k, _) in enumerate(self.events) if k == kind), None)
-
-    def windows(self) -> list[list[bool]]:
-        """The backward passes grouped by the step that follows them (the last group may be
-        left over after the final step); each entry says whether gradients were clear."""
-        groups: list[list[bool]] = [[]]
-        for kind, value in self.events:
-            if kind == "backward":
-                groups[-1].append(value)
-            elif kind == "step":
-                groups.append([])
-        if not groups[-1]:
-            groups.pop()
-        return groups
-
-    def optimizers(self) -> list[Any]:
-        unique: list[Any] = []
-        for step in self.steps:
-            if all(step.optimizer is not o for o in unique):
-                unique.append(step.optimizer)
-        return unique
+_Spy = watch.TrainingWatch  # the shared training watcher (course_utils/checks/watch.py)
 
 
 @contextlib.contextmanager
@@ -369,6 +207,14 @@ def _check_one_step_per_batch(check: Check, spy: _Spy, batches: int) -> None:
             "optimizer.zero_grad() once per step, before backward() or after step()."
         )
     check.case()
+    forwards = len(spy.forward_modes)
+    if len(spy.backwards) == len(spy.steps) == forwards and forwards < batches:
+        check.fail(
+            f"the loop stopped early: only {forwards} of the {batches} batches went through "
+            f"forward, backward and step, then your "
+            "function returned. Is `return` (or a `break`) indented inside the for loop? "
+            "Return after the loop has gone through every batch."
+        )
     if len(spy.backwards) != batches or len(spy.steps) != batches:
         check.fail(
             f"one backward pass and one optimizer step per batch expected: {batches} batches, "
@@ -382,6 +228,10 @@ def _losses(check: Check, result: Any, count: int, what: str) -> list[float]:
     if result is None:
         check.fail(f"your function returned None: return the list of the {count} {what} losses "
                    "(loss.item() of each).")
+    kept = watch.graph_tensors(result)
+    if kept:
+        total = len(result) if isinstance(result, (list, tuple)) else 1
+        check.fail(watch.kept_graphs_message(kept, total, f"{what} losses"))
     if isinstance(result, torch.Tensor):
         result = result.detach().reshape(-1).tolist()
     try:
@@ -442,7 +292,8 @@ def train_one_epoch(train_one_epoch: Callable, num_batches: int = 6, batch_size:
         opt = _make_optimizer(optimizer, model, lr)
         with _Spy(model) as spy, torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 1)
-            result = check.call(train_one_epoch, model, loader, opt, nn.CrossEntropyLoss())
+            result = check.call(watch.pinned(train_one_epoch), model, loader, opt,
+                                nn.CrossEntropyLoss())
         _check_basics(check, spy)
         _check_one_step_per_batch(check, spy, num_batches)
         losses = _losses(check, result, num_batches, "batch")
@@ -452,14 +303,9 @@ def train_one_epoch(train_one_epoch: Callable, num_batches: int = 6, batch_size:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 1)
             ref_losses = reference_epoch(reference, loader, ref_opt, nn.CrossEntropyLoss())
-        if not _close_lists(losses, ref_losses):
-            index = next(i for i, (a, b) in enumerate(zip(losses, ref_losses, strict=True))
-                         if abs(a - b) > 1e-6 + 1e-4 * abs(b))
-            check.fail(
-                f"the loss of batch {index} is {fmt(losses[index])}; the reference loop gets "
-                f"{fmt(ref_losses[index])}. Return loss.item() of each batch, computed with "
-                "loss_fn(model(inputs), targets) before the step."
-            )
+        index = watch.first_divergence(losses, ref_losses)
+        if index is not None:
+            check.fail(_name_loss_divergence(spy, index, losses, ref_losses, num_batches))
         check.case()
         difference = _max_difference(_params(model), _params(reference))
         if difference > 1e-5:
@@ -468,6 +314,29 @@ def train_one_epoch(train_one_epoch: Callable, num_batches: int = 6, batch_size:
                 f"{difference:.2g}: one forward pass per batch, then backward and step."
             )
         check.case(f"final loss {losses[-1]:.3f}; reference {ref_losses[-1]:.3f}")
+
+
+def _name_loss_divergence(spy: _Spy, index: int, losses: list[float], ref_losses: list[float],
+                          batches: int) -> str:
+    """Why the returned losses part from the reference's at ``index``: the first divergence."""
+    shown = (f"the loss you returned for batch {index} is {fmt(losses[index])}; the reference "
+             f"loop's is {fmt(ref_losses[index])}")
+    trained = spy.backward_losses
+    forwards = len(spy.forward_modes)
+    if (len(trained) > index and watch.first_divergence(trained[: index + 1],
+                                                         ref_losses[: index + 1]) is None):
+        extra = (f" Your function ran {forwards} forward passes for {batches} batches: the "
+                 "extra ones computed the losses you returned (after optimizer.step() the "
+                 "model has changed, so a recomputed loss is not the batch's training loss)."
+                 if forwards > batches else "")
+        return (f"the losses you returned are not the ones backward() ran on: {shown}, and "
+                f"backward() ran on {fmt(trained[index])}.{extra} Return loss.item() of the "
+                "very loss you called backward() on.")
+    matched = f"The first {index} batches matched, so b" if index else "B"
+    return (f"{shown}. {matched}atch {index} is where your training departs from forward → "
+            "loss → backward → step with zeroed gradients. "
+            "Return loss.item() of each batch, computed with loss_fn(model(inputs), targets) "
+            "before the step.")
 
 
 # --- Exercises 2 and 3: the MRPC data pipeline ----------------------------------------------
@@ -537,7 +406,15 @@ def prepare_datasets(prepare_datasets: Callable, rows: int = 32, seed: int = 0) 
     limit = tokenizer.model_max_length
     with Check("prepare_datasets") as check:
         with _quiet():
-            result = check.call(prepare_datasets, raw, tokenizer, explain=_explain_dataset)
+            result = check.call(watch.pinned(prepare_datasets), raw, tokenizer,
+                                explain=_explain_dataset)
+        if result is None:
+            check.fail(
+                "your function returned None. If you wrote `tokenized = "
+                "tokenized.set_format('torch')`: set_format changes the datasets in place and "
+                "returns None. Call it on a line of its own (or use with_format, which returns "
+                "a new DatasetDict), then return the DatasetDict."
+            )
         if not isinstance(result, Mapping) or not {"train", "validation"} <= set(result):
             check.fail(
                 "return the whole DatasetDict (with its train, validation and test splits), as "
@@ -646,7 +523,7 @@ def make_dataloaders(make_dataloaders: Callable, batch_size: int = 8, rows: int 
     with _quiet():
         tokenized = pipeline.tokenize_mrpc(small_mrpc(rows, seed, long_pair=False), tokenizer)
     with Check("make_dataloaders") as check:
-        result = check.call(make_dataloaders, tokenized, tokenizer, batch_size)
+        result = check.call(watch.pinned(make_dataloaders), tokenized, tokenizer, batch_size)
         try:
             train_loader, eval_loader = result
         except (TypeError, ValueError):
@@ -813,10 +690,11 @@ def fine_tune(fine_tune: Callable, epochs: int = 2, lr: float = 2e-3, batch_size
     total = epochs * num_batches
     with Check("fine_tune") as check:
         model = checker_model(seed)
-        with _Spy(model) as spy, torch.random.fork_rng(devices=[]):
+        with watch.Moves(model) as moves, _Spy(model, moves) as spy, \
+                torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            result = check.call(fine_tune, model, _mrpc_loader(tokenized, tokenizer, batch_size),
-                                epochs, lr, target)
+            result = check.call(watch.pinned(fine_tune), model,
+                                _mrpc_loader(tokenized, tokenizer, batch_size), epochs, lr, target)
         _check_device(check, spy, model, target)
         _check_basics(check, spy)
         _check_one_step_per_batch(check, spy, total)
@@ -847,6 +725,9 @@ def _check_device(check: Check, spy: _Spy, model: nn.Module, device: torch.devic
     if where.type != device.type:
         check.fail(f"the model stayed on {where}, not on the device you were given ({device}): "
                    "call model.to(device) before training.")
+    problem = watch.device_problem(spy.moves, spy.unmoved, len(spy.forward_modes), device)
+    if problem:
+        check.fail(problem)
     if spy.device_mismatches:
         got, want = spy.device_mismatches[0]
         check.fail(f"a batch reached the model on {got} while the model is on {want}: move "
@@ -1024,7 +905,7 @@ def _run_accumulation(check: Check, fn: Callable, k: int, num_batches: int, batc
     model.eval()  # as after an evaluation: the function must switch training mode on itself
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     with _Spy(model) as spy:
-        check.call(fn, model, loader, optimizer, nn.CrossEntropyLoss(), k)
+        check.call(watch.pinned(fn), model, loader, optimizer, nn.CrossEntropyLoss(), k)
     _check_basics(check, spy)
     _check_windows(check, spy, num_batches, k)
 
@@ -1161,6 +1042,11 @@ def _name_update_mistake(got: int, want: int, batches: int, epochs: int, k: int,
     if got == epochs * (batches // k):
         return (f"floor division drops the step of the last, short window: {shown}. Count a "
                 "partial window as one step: math.ceil(num_batches / accumulation_steps).")
+    if got == batches * epochs // k and got != math.ceil(batches * epochs / k):
+        return (f"floor division drops the step of each short last window: {shown}. An epoch "
+                "of num_batches batches ends with a (possibly short) window that still gets "
+                "its optimizer step, so count ⌈num_batches / accumulation_steps⌉ per epoch "
+                "(math.ceil), times epochs.")
     if got in (math.ceil(batches * epochs / k), batches * epochs // k):
         return (f"windows do not run across epochs: each epoch ends with its own (possibly "
                 f"short) window and step, so count ⌈num_batches / accumulation_steps⌉ per "

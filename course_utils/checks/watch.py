@@ -1,0 +1,504 @@
+"""What the checkers of every chapter watch while a student's function runs.
+
+Shared pieces, so that a mistake is diagnosed by what the code *did*, not by a message written
+for one exercise:
+
+- :class:`Moves`: where tensors and the model were sent. ``Tensor.to`` and ``Module.to`` are
+  watched while the student's code runs, so a batch or a model that never went through
+  ``.to(device)`` is seen on a CPU too, where every device is the same and nothing would fail.
+  A forward pre-hook (:meth:`Moves.unmoved`) lists the inputs that reached the model unmoved.
+- :func:`graph_tensors`: values that still hold an autograd graph (a loss kept as a tensor
+  instead of ``loss.item()``: every batch's graph stays alive).
+- :func:`pinned`: a student's function whose errors point at the student's own line, not at
+  the deepest frame inside torch or transformers.
+- :func:`first_divergence`: the first position where two sequences of numbers differ, to say
+  *which* step went wrong and what it should have been.
+
+Chapter 2's training watcher (:class:`TrainingWatch`, forward passes and their mode, backward
+passes, ``zero_grad``, optimizer and scheduler steps with their learning rates) lives here too,
+and chapter 3's keep-the-best exercise uses it for its training half.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sysconfig
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+# --- where tensors and the model go ----------------------------------------------------------
+
+
+def is_device(value: Any) -> bool:
+    """True for what ``.to(...)`` reads as a device: a torch.device, a string, a GPU index."""
+    if isinstance(value, torch.device):
+        return True
+    if isinstance(value, str):
+        with contextlib.suppress(RuntimeError):
+            torch.device(value)
+            return True
+        return False
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _device_argument(args: tuple, kwargs: dict) -> Any:
+    if "device" in kwargs:
+        return kwargs["device"]
+    if args and is_device(args[0]):
+        return args[0]
+    if args and isinstance(args[0], torch.Tensor):  # .to(other_tensor): its device
+        return args[0].device
+    return None
+
+
+class Moves:
+    """Records every ``.to(<device>)`` of a tensor and of ``model`` while the block runs.
+
+    A tensor counts as moved when it went through ``Tensor.to`` with a device, as the object
+    called or as the result (on a CPU ``t.to("cpu")`` returns ``t`` itself, so both are kept).
+    The tensors are held until the block ends, so an id is never reused meanwhile.
+    """
+
+    def __init__(self, model: nn.Module | None = None) -> None:
+        self.model = model
+        self.model_moves: list[str] = []
+        self._moved: dict[int, torch.Tensor] = {}
+        self._undo: list[Callable[[], None]] = []
+
+    def __enter__(self) -> Moves:
+        watch = self
+        tensor_to = torch.Tensor.to
+        module_to = nn.Module.to
+
+        @functools.wraps(tensor_to)
+        def to(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            result = tensor_to(tensor, *args, **kwargs)
+            if _device_argument(args, kwargs) is not None:
+                watch._moved[id(tensor)] = tensor
+                if isinstance(result, torch.Tensor):
+                    watch._moved[id(result)] = result
+            return result
+
+        @functools.wraps(module_to)
+        def module_move(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+            target = _device_argument(args, kwargs)
+            if module is watch.model and target is not None:
+                watch.model_moves.append(str(target))
+            return module_to(module, *args, **kwargs)
+
+        own = "to" in torch.Tensor.__dict__  # else inherited from the C base class
+        torch.Tensor.to = to
+        nn.Module.to = module_move
+        self._undo += [(lambda: setattr(torch.Tensor, "to", tensor_to)) if own
+                       else (lambda: delattr(torch.Tensor, "to")),
+                       lambda: setattr(nn.Module, "to", module_to)]
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        while self._undo:
+            self._undo.pop()()
+        return False
+
+    def moved(self, tensor: torch.Tensor) -> bool:
+        return id(tensor) in self._moved
+
+    def unmoved(self, args: tuple, kwargs: dict) -> list[str]:
+        """The names (or positions) of a forward pass's tensor inputs that were never moved."""
+        named = [(f"argument {i}", a) for i, a in enumerate(args)] + list(kwargs.items())
+        return [name for name, value in named
+                if isinstance(value, torch.Tensor) and not self.moved(value)]
+
+
+def device_problem(moves: Moves, unmoved: Sequence[Sequence[str]], forwards: int,
+                   device: Any) -> str | None:
+    """The device mistake in words, or None: model never moved, batches (or parts) unmoved."""
+    if not moves.model_moves:
+        return (
+            f"the model is never moved to the device: model.to(device) was not called. Here "
+            f"device is {device} and nothing breaks, but on a GPU the parameters would stay on "
+            "the CPU while the batches go to the GPU (or everything runs on the CPU). Call "
+            "model.to(device) once, before the loop."
+        )
+    passes = [names for names in unmoved if names]
+    if passes:
+        names = list(dict.fromkeys(name for group in passes for name in group))
+        every = all(len(group) == len(passes[0]) for group in passes)
+        which = ", ".join(names)
+        everything = every and len(passes) == forwards and len(names) >= 3
+        part = (f"none of the batch's tensors ({which})" if everything
+                else f"{which} (the other inputs were moved)")
+        return (
+            f"{len(passes)} of {forwards} forward passes got tensors that never went through "
+            f".to(device): {part}. Here device is {device} and nothing breaks, but on a GPU "
+            "the model would get CPU tensors and fail. Move every tensor of the "
+            "batch: batch = {k: v.to(device) for k, v in batch.items()}."
+        )
+    return None
+
+
+# --- values that still hold a graph -----------------------------------------------------------
+
+
+def graph_tensors(values: Any) -> int:
+    """How many tensors in ``values`` (a value, a list, a dict) still carry an autograd graph."""
+    if isinstance(values, torch.Tensor):
+        return int(values.requires_grad or values.grad_fn is not None)
+    if isinstance(values, dict):
+        return sum(graph_tensors(v) for v in values.values())
+    if isinstance(values, (list, tuple)):
+        return sum(graph_tensors(v) for v in values)
+    return 0
+
+
+def kept_graphs_message(count: int, total: int, what: str) -> str:
+    return (
+        f"{count} of the {total} {what} you returned are loss tensors that still hold their "
+        "autograd graph (requires_grad=True): every batch's graph, with all its activations, "
+        "stays in memory until the list is freed, and the numbers are not plain floats. "
+        "Record loss.item() instead of loss."
+    )
+
+
+# --- errors that point at the student's line ---------------------------------------------------
+
+_LIBRARY_DIRS = tuple(
+    Path(path).resolve()
+    for path in {sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")}
+)
+_HERE = Path(__file__).resolve().parent.parent  # course_utils
+
+
+def _is_student_file(filename: str) -> bool:
+    if filename.startswith("<"):  # <ipython-input-…>, <string>: a notebook's code
+        return not filename.startswith("<frozen")
+    path = Path(filename).resolve()
+    return not any(path.is_relative_to(d) for d in (*_LIBRARY_DIRS, _HERE))
+
+
+def trim_to_student(error: BaseException) -> BaseException:
+    """Cut ``error``'s traceback after the deepest frame in the student's own code, so that
+    "at line N" names the student's line, not one inside torch."""
+    tb, last = error.__traceback__, None
+    while tb is not None:
+        if _is_student_file(tb.tb_frame.f_code.co_filename):
+            last = tb
+        tb = tb.tb_next
+    if last is not None and last.tb_next is not None:
+        last.tb_next = None
+    return error
+
+
+def pinned(fn: Any) -> Any:
+    """``fn`` whose exceptions point at the student's line; anything not callable unchanged."""
+    if not callable(fn):
+        return fn
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001  (re-raised as it is, traceback trimmed)
+            raise trim_to_student(error) from error.__cause__
+
+    return run
+
+
+# --- several settings in one check ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scenario(check: Any, where: str):
+    """Run one setting of a check; a failure inside says which setting (``where``) once."""
+    try:
+        yield
+    except AssertionError as failure:  # CheckFailed, raised by check.fail
+        if not where:
+            raise
+        message = str(failure)
+        prefix = f"✗ {check.task} — "
+        if message.startswith(prefix + where):
+            raise
+        check.fail(where + (message[len(prefix):] if message.startswith(prefix) else message))
+
+
+# --- where two runs part ------------------------------------------------------------------------
+
+
+def first_divergence(got: Sequence[float], want: Sequence[float], rtol: float = 1e-4,
+                     atol: float = 1e-6) -> int | None:
+    """The first index where ``got`` and ``want`` differ (or the shorter length), else None."""
+    for index, (a, b) in enumerate(zip(got, want, strict=False)):
+        if abs(a - b) > atol + rtol * abs(b):
+            return index
+    if len(got) != len(want):
+        return min(len(got), len(want))
+    return None
+
+
+# --- a training run: forwards, backwards, zero_grad, steps, schedulers ----------------------------
+
+
+@dataclass
+class Step:
+    """One ``optimizer.step()`` as the watcher saw it."""
+
+    backwards: int  # backward passes since the previous step
+    cleared: bool  # the gradients were already cleared when the step ran
+    lr: float
+    optimizer: Any
+
+
+def is_clear(grad: torch.Tensor | None) -> bool:
+    return grad is None or not bool(grad.detach().any())
+
+
+class TrainingWatch:
+    """Records what a training loop does to ``model`` while the ``with`` block runs: forward
+    passes (mode, gradients on, unmoved inputs when ``moves`` is given), backward passes and
+    whether gradients were clear before each, optimizer steps (lr, clear gradients),
+    ``zero_grad`` of optimizer or model, ``model.train()``/``eval()``, schedulers and their
+    steps, tqdm bars."""
+
+    def __init__(self, model: nn.Module, moves: Moves | None = None) -> None:
+        self.model = model
+        self.moves = moves
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.probe = trainable[-1]  # the output layer's bias: every backward pass reaches it
+        self.events: list[tuple[str, Any]] = []
+        self.forward_modes: list[bool] = []
+        self.forward_grads: list[bool] = []
+        self.unmoved: list[list[str]] = []
+        self.device_mismatches: list[tuple[str, str]] = []
+        self.backwards: list[bool] = []  # per backward pass: were the gradients clear before it
+        self.backward_losses: list[float] = []  # the value each .backward() was called on
+        self.steps: list[Step] = []
+        self.zero_calls = 0
+        self.mode_calls: list[bool] = []
+        self.schedulers: list[Any] = []
+        self.scheduler_steps: list[Any] = []
+        self.bars: list[Any] = []
+        self._since_step = 0
+        self._constructing = 0
+        self._undo: list[Callable[[], None]] = []
+
+    # events ------------------------------------------------------------------------------
+
+    def _forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        self.forward_modes.append(module.training)
+        self.forward_grads.append(torch.is_grad_enabled())
+        self.events.append(("forward", module.training))
+        if self.moves is not None:
+            self.unmoved.append(self.moves.unmoved(args, kwargs))
+        where = self.probe.device
+        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+        for tensor in tensors:
+            if tensor.device != where:
+                self.device_mismatches.append((str(tensor.device), str(where)))
+                break
+
+    def _backward(self, grad: torch.Tensor) -> None:
+        clear = is_clear(self.probe.grad)
+        self.backwards.append(clear)
+        self.events.append(("backward", clear))
+        self._since_step += 1
+
+    def _step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        lr = optimizer.param_groups[0]["lr"]
+        step = Step(self._since_step, is_clear(self.probe.grad), float(lr), optimizer)
+        self.steps.append(step)
+        self.events.append(("step", step))
+        self._since_step = 0
+
+    def _zero(self) -> None:
+        self.zero_calls += 1
+        self.events.append(("zero_grad", None))
+
+    # installing and removing the hooks ---------------------------------------------------
+
+    def _patch(self, owner: type, name: str, make: Callable[[Any], Any]) -> None:
+        original = owner.__dict__[name]
+        setattr(owner, name, make(original))
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def __enter__(self) -> TrainingWatch:
+        spy = self
+        handles = [
+            self.model.register_forward_pre_hook(self._forward, with_kwargs=True),
+            self.probe.register_hook(self._backward),
+            register_optimizer_step_pre_hook(self._step),
+        ]
+        self._undo.extend(handle.remove for handle in handles)
+
+        def module_train(original):
+            def train(module, mode=True):
+                if module is spy.model:
+                    spy.mode_calls.append(bool(mode))
+                    spy.events.append(("train", bool(mode)))
+                return original(module, mode)
+            return train
+
+        def module_zero_grad(original):
+            def zero_grad(module, *args, **kwargs):
+                if module is spy.model:
+                    spy._zero()
+                return original(module, *args, **kwargs)
+            return zero_grad
+
+        def optimizer_zero_grad(original):
+            def zero_grad(optimizer, *args, **kwargs):
+                spy._zero()
+                return original(optimizer, *args, **kwargs)
+            return zero_grad
+
+        def scheduler_init(original):
+            def __init__(scheduler, *args, **kwargs):
+                spy._constructing += 1
+                try:
+                    original(scheduler, *args, **kwargs)
+                finally:
+                    spy._constructing -= 1
+                spy.schedulers.append(scheduler)
+            return __init__
+
+        def scheduler_step(original):
+            def step(scheduler, *args, **kwargs):
+                if not spy._constructing and not getattr(scheduler, "_is_initial", False):
+                    spy.scheduler_steps.append(scheduler)
+                    spy.events.append(("scheduler", len(spy.steps)))
+                return original(scheduler, *args, **kwargs)
+            return step
+
+        def tensor_backward(original):
+            def backward(tensor, *args, **kwargs):
+                if tensor.numel() == 1:
+                    spy.backward_losses.append(float(tensor.detach()))
+                return original(tensor, *args, **kwargs)
+            return backward
+
+        self._patch(torch.Tensor, "backward", tensor_backward)
+        self._patch(nn.Module, "train", module_train)
+        self._patch(nn.Module, "zero_grad", module_zero_grad)
+        self._patch(torch.optim.Optimizer, "zero_grad", optimizer_zero_grad)
+        self._patch(torch.optim.lr_scheduler.LRScheduler, "__init__", scheduler_init)
+        self._patch(torch.optim.lr_scheduler.LRScheduler, "step", scheduler_step)
+        with contextlib.suppress(ImportError):
+            import tqdm.std
+
+            def bar_init(original):  # a functools.partialmethod in tqdm: bind it first
+                def __init__(bar, *args, **kwargs):
+                    original.__get__(bar, type(bar))(*args, **kwargs)
+                    if not bar.disable:  # libraries' internal bars are created disabled
+                        spy.bars.append(bar)  # kept alive: its count is read after the run
+                return __init__
+
+            self._patch(tqdm.std.tqdm, "__init__", bar_init)
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        while self._undo:
+            self._undo.pop()()
+        return False
+
+    # what the events say -----------------------------------------------------------------
+
+    def first(self, kind: str) -> int | None:
+        return next((i for i, (k, _) in enumerate(self.events) if k == kind), None)
+
+    def windows(self) -> list[list[bool]]:
+        """The backward passes grouped by the step that follows them (the last group may be
+        left over after the final step); each entry says whether gradients were clear."""
+        groups: list[list[bool]] = [[]]
+        for kind, value in self.events:
+            if kind == "backward":
+                groups[-1].append(value)
+            elif kind == "step":
+                groups.append([])
+        if not groups[-1]:
+            groups.pop()
+        return groups
+
+    def optimizers(self) -> list[Any]:
+        unique: list[Any] = []
+        for step in self.steps:
+            if all(step.optimizer is not o for o in unique):
+                unique.append(step.optimizer)
+        return unique
+
+    def forwards_per_step(self) -> list[int]:
+        """Forward passes between consecutive optimizer steps (the last group: after the last)."""
+        counts = [0]
+        for kind, _ in self.events:
+            if kind == "forward":
+                counts[-1] += 1
+            elif kind == "step":
+                counts.append(0)
+        return counts
+
+
+class OptimizerWatch:
+    """Records, in order, the ``backward()`` calls, ``zero_grad()`` calls and optimizer steps
+    (with whether every gradient was clear) of code that builds its own tensors and optimizer,
+    and the optimizers that stepped: for loops with no model to hook."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, bool]] = []
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self._undo: list[Callable[[], None]] = []
+
+    def _step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"]]
+        self.events.append(("step", all(is_clear(g) for g in grads)))
+        if all(optimizer is not o for o in self.optimizers):
+            self.optimizers.append(optimizer)
+
+    def __enter__(self) -> OptimizerWatch:
+        watch = self
+        backward = torch.Tensor.backward
+        zero_grad = torch.optim.Optimizer.zero_grad
+
+        @functools.wraps(backward)
+        def tensor_backward(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            watch.events.append(("backward", False))
+            return backward(tensor, *args, **kwargs)
+
+        @functools.wraps(zero_grad)
+        def optimizer_zero_grad(optimizer: Any, *args: Any, **kwargs: Any) -> Any:
+            watch.events.append(("zero_grad", False))
+            return zero_grad(optimizer, *args, **kwargs)
+
+        handle = register_optimizer_step_pre_hook(self._step)
+        torch.Tensor.backward = tensor_backward
+        torch.optim.Optimizer.zero_grad = optimizer_zero_grad
+        self._undo += [handle.remove,
+                       lambda: setattr(torch.Tensor, "backward", backward),
+                       lambda: setattr(torch.optim.Optimizer, "zero_grad", zero_grad)]
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        while self._undo:
+            self._undo.pop()()
+        return False
+
+    def empty_steps(self) -> tuple[int, int]:
+        """(steps that found every gradient clear because zero_grad ran after the last
+        backward, steps that found them clear with no backward since the previous step)."""
+        between = before = 0
+        since_step: list[str] = []
+        for kind, clear in self.events:
+            if kind != "step":
+                since_step.append(kind)
+                continue
+            if clear:
+                if "backward" in since_step and since_step[-1] == "zero_grad":
+                    between += 1
+                elif "backward" not in since_step:
+                    before += 1
+            since_step = []
+        return between, before
