@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from course_utils.profiles import Profile, get_profile, is_tiny_checkpoint
+from course_utils.profiles import Profile, check_model_dir, get_profile, is_tiny_checkpoint
 
 TEXT_COLUMNS = ("sentence1", "sentence2", "idx")
 
@@ -96,6 +97,8 @@ def prepare_mrpc(profile: Profile | None = None, batch_size: int | None = None,
     profile = profile or get_profile()
     hparams = hyperparameters(profile)
     raw = load_mrpc(profile)
+    if Path(profile.checkpoint).is_dir():
+        check_model_dir(profile.checkpoint)  # one sentence, not a traceback, if it changed
     if max_train_samples is not None:
         raw["train"] = raw["train"].select(range(min(max_train_samples, len(raw["train"]))))
     tokenizer = AutoTokenizer.from_pretrained(profile.checkpoint)
