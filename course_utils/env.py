@@ -44,7 +44,7 @@ INSTRUCTOR_PACKAGES = ("nbgrader", "nbval", "jupyterlab", "pytest")
 # The oldest versions a test environment ran every solution notebook with (smoke profile):
 # tools/check_minimums.sh builds that environment; README, "Supported versions", has its result.
 MINIMUM_VERSIONS = {
-    "torch": "2.13", "transformers": "4.57", "datasets": "4.0", "evaluate": "0.4.6",
+    "torch": "2.13", "transformers": "4.57.1", "datasets": "4.0", "evaluate": "0.4.6",
     "accelerate": "1.10.1", "tqdm": "4.67", "matplotlib": "3.10", "ipywidgets": "7.7",
     "numpy": "2.0",
 }

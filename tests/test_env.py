@@ -167,7 +167,7 @@ def test_colab_gets_no_fail_for_its_own_packages(colab, capsys):
 def test_colab_still_fails_a_package_older_than_the_minimum(colab, monkeypatch, capsys):
     monkeypatch.setitem(colab, "transformers", "4.30.0")
     assert check_environment() is False
-    assert "[FAIL] transformers 4.30.0 (need >= 4.57)" in capsys.readouterr().out
+    assert "[FAIL] transformers 4.30.0 (need >= 4.57.1)" in capsys.readouterr().out
 
 
 def test_install_missing_keeps_what_colab_ships(colab, monkeypatch):
