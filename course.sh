@@ -157,6 +157,10 @@ shift
 case $command in
 lab)
     setup "$command"
+    # The students' lab: nbgrader's instructor UI (Formgrader, Create Assignment, the nbgrader
+    # menu) is switched off by binder/jupyter_config, as on Binder (binder/start). Instructors
+    # open theirs with: source .venv/bin/activate && jupyter lab
+    export JUPYTER_CONFIG_PATH="$PWD/binder/jupyter_config${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}"
     root_flag=()
     [[ $(id -u) -ne 0 ]] || root_flag=(--allow-root) # Jupyter refuses root without it (containers)
     exec jupyter lab ${root_flag[@]+"${root_flag[@]}"} notebooks/ "$@"
