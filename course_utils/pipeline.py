@@ -152,8 +152,9 @@ def train(model: torch.nn.Module, train_dataloader: DataLoader, *, epochs: int, 
 
     Returns the training loss of every step.
     """
-    from tqdm.auto import tqdm
     from transformers import get_scheduler
+
+    from course_utils.progress import progress_bar
 
     device = device or default_device()
     model.to(device)
@@ -162,20 +163,22 @@ def train(model: torch.nn.Module, train_dataloader: DataLoader, *, epochs: int, 
     scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
                               num_training_steps=num_training_steps)
     losses: list[float] = []
-    bar = tqdm(total=num_training_steps, disable=not progress, desc="training")
+    bar = progress_bar(total=num_training_steps, disable=not progress, desc="training")
     model.train()
-    for _ in range(epochs):
-        for batch in train_dataloader:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            loss = model(**batch).loss
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            losses.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    bar.close()
+    try:
+        for _ in range(epochs):
+            for batch in train_dataloader:
+                batch = {k: v.to(device) for k, v in batch.items()}
+                loss = model(**batch).loss
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                losses.append(loss.item())
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    finally:  # the bar ends where training ended, also when it raised
+        bar.close()
     return losses
 
 
