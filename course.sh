@@ -92,7 +92,7 @@ found_pythons() {
 
 torch_source() { # pip arguments for torch's build on this machine; says which build, how large
     if command -v nvidia-smi >/dev/null 2>&1; then
-        echo "course.sh: NVIDIA GPU found: torch is PyPI's CUDA build (about 0.9 GB, plus \
+        echo "course.sh: NVIDIA GPU found: torch is PyPI's CUDA build (about 0.5 GB, plus \
 several GB of nvidia-* packages)" >&2
         return 0
     fi
@@ -109,7 +109,7 @@ from $TORCH_CPU_INDEX" >&2
         echo "--extra-index-url $TORCH_CPU_INDEX"
     else
         echo "course.sh: no NVIDIA GPU, and $TORCH_CPU_INDEX does not answer: torch comes \
-from your package index (on Linux, PyPI's torch is the CUDA build: about 0.9 GB plus several \
+from your package index (on Linux, PyPI's torch is the CUDA build: about 0.5 GB plus several \
 GB of nvidia-* packages)" >&2
     fi
 }

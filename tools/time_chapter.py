@@ -6,8 +6,10 @@ with OMP_NUM_THREADS=1, alternating the two.
 
 "lab" is this environment without OMP_NUM_THREADS, MKL_NUM_THREADS or COURSE_PROFILE (so
 `auto` chooses, as in the lab); "omp1" adds OMP_NUM_THREADS=1, the setting `course.sh test`
-uses. Each run is a fresh kernel (nbclient). The script prints one line per run, then the
-medians and their ratio, and the same as one JSON line last.
+uses. `--torch-default` adds "torch-default": OMP_NUM_THREADS set to the number of cores, which
+the smoke profile respects, so torch keeps its default of one thread per core: what students
+got before the profile chose one thread. Each run is a fresh kernel (nbclient). The script
+prints one line per run, then the medians and their ratio, and the same as one JSON line last.
 """
 
 from __future__ import annotations
@@ -53,21 +55,28 @@ def main(argv: list[str]) -> int:
     parser.add_argument("chapter", nargs="?", default="05_beyond_the_loop")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument("--torch-default", action="store_true",
+                        help="also time torch's default thread count (one per core)")
     args = parser.parse_args(argv)
     notebook = ROOT / "solutions" / args.chapter / f"{args.chapter}.ipynb"
     if not notebook.is_file():
         parser.error(f"no notebook {notebook.relative_to(ROOT)}")
     variants = {"lab": {}, "omp1": {"OMP_NUM_THREADS": "1"}}
+    if args.torch_default:
+        variants["torch-default"] = {"OMP_NUM_THREADS": str(os.cpu_count())}
     times: dict[str, list[float]] = {name: [] for name in variants}
     for round_ in range(args.rounds):
         for name, extra in variants.items():
             seconds = run_once(notebook, extra, args.timeout)
             times[name].append(seconds)
-            print(f"round {round_ + 1}: {name:4s} {seconds:7.1f} s", flush=True)
+            print(f"round {round_ + 1}: {name:13s} {seconds:7.1f} s", flush=True)
     medians = {name: statistics.median(values) for name, values in times.items()}
     ratio = medians["lab"] / medians["omp1"]
     print(f"median: lab {medians['lab']:.1f} s, OMP_NUM_THREADS=1 {medians['omp1']:.1f} s, "
           f"ratio {ratio:.2f} (target: at most 1.2)")
+    if "torch-default" in medians:
+        print(f"torch's default threads: {medians['torch-default']:.1f} s, "
+              f"{medians['torch-default'] / medians['omp1']:.2f}x the one-thread time")
     print(json.dumps({"chapter": args.chapter, "cpus": os.cpu_count(), "times": times,
                       "median": medians, "ratio": round(ratio, 3)}))
     return 0
