@@ -197,12 +197,16 @@ def device_line() -> str:
 def profile_lines() -> tuple[bool, list[str]]:
     """The active profile and what it loads, or the reason it cannot load; never raises."""
     try:
-        from course_utils.profiles import get_profile
+        from course_utils import profiles
 
-        profile = get_profile()
+        profile = profiles.get_profile()
+        lines = ["[OK] " + profile.describe()]
+        if profile.name == "full" and profiles.accelerator() is None:
+            lines.append(f"[WARN] full on a CPU: {profiles.FULL_ON_CPU_COST}; run "
+                         "%env COURSE_PROFILE=smoke in a cell for minutes instead")
     except Exception as error:  # the check must report, not crash
         return False, [f"[FAIL] profile: {error}"]
-    return True, ["[OK] " + profile.describe()]
+    return True, lines
 
 
 def check_environment(packages: Iterable[str] | None = None) -> bool:

@@ -43,7 +43,7 @@ _hub_answer: dict[str, bool] | None = None  # the probe's answer, by address, in
 _default_threads: int | None = None  # torch's own thread count, before smoke changed it
 SMOKE_THREADS = 1
 FULL_ON_CPU_COST = "bert-base-uncased on all of MRPC takes hours per chapter on a CPU"
-OPT_IN = "run %env COURSE_PROFILE=full in a cell (or export COURSE_PROFILE=full) to insist"
+OPT_IN = "to insist, run %env COURSE_PROFILE=full in a cell, or export COURSE_PROFILE=full"
 
 
 class CourseSetupError(RuntimeError):

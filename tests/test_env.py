@@ -182,3 +182,24 @@ def test_the_minimums_are_no_newer_than_the_pins():
     pins = read_pins(env.PACKAGED_PINS)
     for name, minimum in env.MINIMUM_VERSIONS.items():
         assert env._at_least(pins[name], minimum), (name, minimum, pins[name])
+
+
+def test_full_on_a_cpu_is_a_warning_that_names_the_cost(monkeypatch, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    for name, text in {"config.json": "{}", "model.safetensors": "w", "vocab.txt": "a"}.items():
+        (model / name).write_text(text, encoding="utf-8")
+    data_dir = tmp_path / "mrpc"
+    data_dir.mkdir()
+    header = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+    for name in ("train.tsv", "dev.tsv", "test.tsv"):
+        (data_dir / name).write_text(header, encoding="utf-8")
+    for name, value in {"COURSE_PROFILE": "full", "HF_HUB_OFFLINE": "1",
+                        "COURSE_CHECKPOINT": str(model), "COURSE_DATA_DIR": str(data_dir)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(profiles, "accelerator", lambda: None)
+    ok, lines = env.profile_lines()
+    assert ok and lines[-1].startswith("[WARN] full on a CPU: bert-base-uncased")
+    assert "%env COURSE_PROFILE=smoke" in lines[-1]
+    monkeypatch.setattr(profiles, "accelerator", lambda: "CUDA GPU")
+    assert not any(line.startswith("[WARN]") for line in env.profile_lines()[1])
