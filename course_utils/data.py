@@ -9,11 +9,18 @@ labels become -1, as in the Hub's test split.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from course_utils.profiles import FIXTURE_DIR, CourseSetupError, Profile, get_profile
+from course_utils.profiles import (
+    FIXTURE_DIR,
+    CourseSetupError,
+    Profile,
+    check_data_dir,
+    get_profile,
+)
 
 if TYPE_CHECKING:
     from datasets import DatasetDict, Features
@@ -43,8 +50,29 @@ def read_mrpc_file(path: str | os.PathLike) -> dict[str, list]:
     path = Path(path)
     if not path.is_file():
         raise CourseSetupError(f"MRPC file not found: {path}")
+    try:
+        text = path.read_bytes()
+    except OSError as error:
+        raise CourseSetupError(
+            f"{path} cannot be read ({error.strerror or error}): give yourself read access to "
+            "it, or point COURSE_DATA_DIR at another copy of GLUE MRPC."
+        ) from None
+    try:
+        text = text.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = text.count(b"\n", 0, error.start) + 1
+        column = error.start - (text.rfind(b"\n", 0, error.start) + 1) + 1
+        raise CourseSetupError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{text[error.start]:02x} at column "
+            f"{column}): save the file as UTF-8, as GLUE MRPC's original files are "
+            "(for example: iconv -f latin1 -t utf-8)."
+        ) from None
+    return _parse_mrpc(path, text)
+
+
+def _parse_mrpc(path: Path, text: str) -> dict[str, list]:
     columns: dict[str, list] = {"sentence1": [], "sentence2": [], "label": [], "idx": []}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with io.StringIO(text, newline="") as handle:
         rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(rows, None)
         if header is None or len(header) != 5 or header[1:] != _HEADER_TAIL:
@@ -95,6 +123,7 @@ def load_mrpc(profile: Profile | None = None) -> DatasetDict:
     """MRPC as the profile says: the Hub (full), ``profile.data_dir``, or the shipped fixture."""
     profile = profile or get_profile()
     if profile.data_dir is not None:
+        check_data_dir(profile.data_dir)  # one sentence, not a traceback, if it changed since
         return load_mrpc_tsv(profile.data_dir)
     if profile.name == "full":
         from datasets import load_dataset

@@ -1,17 +1,21 @@
 """Check the course environment: ``python -m course_utils.env`` or ``check_environment()``.
 
 Prints one line per key package (``[OK] torch 2.13.0`` / ``[FAIL] transformers 4.1.0 (need
-5.23.0)`` / ``[FAIL] nbval not installed``), then the device and the active profile.
+5.23.0)`` / ``[FAIL] nbval not installed``), then the device and the active profile, and
+nothing else.
 
-Versions are compared with the exact pins of the course's ``requirements.txt`` when one is
-found: walking up from this package's folder, then from the current directory; a file counts
-only if it pins ``transformers``. Without one (say, ``pip install`` on Colab) they are compared
-with ``pins.txt``, the student packages' pins shipped inside the package (a copy of those
-lines of ``requirements.txt``; a test keeps the two equal).
+What a version is compared with depends on where the check runs:
 
-In Colab, :func:`install_missing` installs the student packages that are missing (or older
-than the code needs) at their pinned versions, and leaves alone what Colab already provides
-correctly, torch above all.
+- in the course's own environment (the repository's ``.venv`` made by ``course.sh``, or Binder,
+  both installed from ``requirements.txt``): the exact pins of that ``requirements.txt``;
+- anywhere else (Colab, a student's own environment): the supported minimum versions,
+  ``MINIMUM_VERSIONS``. Those are the versions of a test environment that ran every solution
+  notebook (``tools/check_minimums.sh``; README, "Supported versions"). Colab's own torch is
+  kept even when it is older than the oldest torch tested: that line says so as ``[WARN]``.
+
+In Colab, :func:`install_missing` installs the student packages that are missing or older than
+their minimum, at their pinned versions (``pins.txt``), and leaves alone what Colab already
+provides at a supported version (ipywidgets 7 stays 7), and torch in any case.
 
 The student packages (``STUDENT_PACKAGES``) and a profile that cannot load decide the verdict.
 The instructor and test tools (``INSTRUCTOR_PACKAGES``: nbgrader, nbval, jupyterlab, pytest) are
@@ -37,10 +41,12 @@ STUDENT_PACKAGES = (
     "ipywidgets", "numpy",
 )
 INSTRUCTOR_PACKAGES = ("nbgrader", "nbval", "jupyterlab", "pytest")
+# The oldest versions a test environment ran every solution notebook with (smoke profile):
+# tools/check_minimums.sh builds that environment; README, "Supported versions", has its result.
 MINIMUM_VERSIONS = {
-    "torch": "2.1", "transformers": "4.40", "datasets": "2.18", "evaluate": "0.4",
-    "accelerate": "0.30", "tqdm": "4.66", "matplotlib": "3.7", "ipywidgets": "8.0",
-    "numpy": "1.24",
+    "torch": "2.13", "transformers": "4.57.1", "datasets": "4.0", "evaluate": "0.4.6",
+    "accelerate": "1.10.1", "tqdm": "4.67", "matplotlib": "3.10", "ipywidgets": "7.7",
+    "numpy": "2.0",
 }
 PACKAGED_PINS = Path(__file__).resolve().parent / "pins.txt"
 NEVER_INSTALLED = ("torch",)  # Colab's own build matches its GPU/TPU runtime: never replace it
@@ -74,6 +80,34 @@ def find_requirements(starts: Iterable[Path] | None = None) -> Path | None:
     return None
 
 
+def on_colab() -> bool:
+    """True in a Google Colab runtime."""
+    return "google.colab" in sys.modules or bool(os.environ.get("COLAB_RELEASE_TAG"))
+
+
+def on_binder() -> bool:
+    """True on mybinder.org (BinderHub sets these in every session it starts)."""
+    return any(os.environ.get(name) for name in ("BINDER_LAUNCH_HOST", "BINDER_REPO_URL"))
+
+
+def pinned_requirements() -> Path | None:
+    """The ``requirements.txt`` whose exact pins apply here, or None (minimum versions apply).
+
+    Pins apply in the course's own environment: the repository's ``.venv`` (``course.sh``) or
+    Binder, where this package is installed from the repository next to its requirements.txt.
+    """
+    if on_colab():
+        return None
+    requirements = find_requirements([Path(__file__).resolve().parent])
+    if requirements is None:
+        return None
+    venv = requirements.parent / ".venv"
+    here = Path(sys.prefix).resolve()
+    if on_binder() or (venv.is_dir() and here == venv.resolve()):
+        return requirements
+    return None
+
+
 def _same_release(installed: str, pinned: str) -> bool:
     try:
         from packaging.version import Version
@@ -101,35 +135,47 @@ class PackageStatus:
     wanted: str | None  # "5.23.0" (exact pin), ">= 4.40" (minimum) or None
     ok: bool
     optional: bool = False
+    warning: str | None = None  # ok, but worth a line: e.g. Colab's torch, older than tested
 
     def line(self) -> str:
         """The report line, e.g. ``[FAIL] transformers 4.1.0 (need 5.23.0)``."""
         note = " (for instructors and tests)" if self.optional else ""
         if self.installed is None:
             return f"{'[--]' if self.optional else '[FAIL]'} {self.name} not installed{note}"
+        if self.ok and self.warning:
+            return f"[WARN] {self.name} {self.installed} ({self.warning})"
         if self.ok:
             return f"[OK] {self.name} {self.installed}"
         mark = "[WARN]" if self.optional else "[FAIL]"
         return f"{mark} {self.name} {self.installed} (need {self.wanted}){note}"
 
 
+def installed_version(name: str) -> str | None:
+    """The installed version of a distribution, or None (tests replace it to play Colab)."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def check_package(
     name: str, pins: dict[str, str] | None = None, optional: bool = False
 ) -> PackageStatus:
     """Compare one installed package with its pin, else with its minimum version, if any."""
-    try:
-        installed = importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
+    installed = installed_version(name)
+    if installed is None:
         return PackageStatus(name, None, None, False, optional)
     pin = (pins or {}).get(normalize(name))
     if pin is not None:
         return PackageStatus(name, installed, pin, _same_release(installed, pin), optional)
     minimum = MINIMUM_VERSIONS.get(name)
-    if minimum is not None:
-        return PackageStatus(
-            name, installed, f">= {minimum}", _at_least(installed, minimum), optional
-        )
-    return PackageStatus(name, installed, None, True, optional)
+    if minimum is None:
+        return PackageStatus(name, installed, None, True, optional)
+    if not _at_least(installed, minimum) and name in NEVER_INSTALLED:
+        warning = (f"older than {minimum}, the oldest tested; kept, since the platform's own "
+                   "build matches its GPU or TPU")
+        return PackageStatus(name, installed, f">= {minimum}", True, optional, warning)
+    return PackageStatus(name, installed, f">= {minimum}", _at_least(installed, minimum), optional)
 
 
 def device_line() -> str:
@@ -151,12 +197,16 @@ def device_line() -> str:
 def profile_lines() -> tuple[bool, list[str]]:
     """The active profile and what it loads, or the reason it cannot load; never raises."""
     try:
-        from course_utils.profiles import get_profile
+        from course_utils import profiles
 
-        profile = get_profile()
+        profile = profiles.get_profile()
+        lines = ["[OK] " + profile.describe()]
+        if profile.name == "full" and profiles.accelerator() is None:
+            lines.append(f"[WARN] full on a CPU: {profiles.FULL_ON_CPU_COST}; run "
+                         "%env COURSE_PROFILE=smoke in a cell for minutes instead")
     except Exception as error:  # the check must report, not crash
         return False, [f"[FAIL] profile: {error}"]
-    return True, ["[OK] " + profile.describe()]
+    return True, lines
 
 
 def check_environment(packages: Iterable[str] | None = None) -> bool:
@@ -164,10 +214,14 @@ def check_environment(packages: Iterable[str] | None = None) -> bool:
 
     ``packages`` replaces the student packages checked (the instructor tools are then skipped).
     """
-    requirements = find_requirements() or PACKAGED_PINS
-    pins = read_pins(requirements)
-    source = f"pins of {requirements}"
-    print(f"Python {platform.python_version()}; packages compared with the {source}")
+    requirements = pinned_requirements()
+    if requirements is not None:
+        pins = read_pins(requirements)
+        source = f"the pins of {requirements} (the course's own environment)"
+    else:
+        pins = {}
+        source = "the supported minimum versions (this is not the course's own .venv)"
+    print(f"Python {platform.python_version()}; packages compared with {source}")
     required = list(packages) if packages is not None else list(STUDENT_PACKAGES)
     optional = [] if packages is not None else list(INSTRUCTOR_PACKAGES)
     statuses = [check_package(name, pins) for name in required]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from course_utils.profiles import Profile, get_profile, is_tiny_checkpoint
+from course_utils.profiles import Profile, check_model_dir, get_profile, is_tiny_checkpoint
 
 TEXT_COLUMNS = ("sentence1", "sentence2", "idx")
 
@@ -96,6 +97,8 @@ def prepare_mrpc(profile: Profile | None = None, batch_size: int | None = None,
     profile = profile or get_profile()
     hparams = hyperparameters(profile)
     raw = load_mrpc(profile)
+    if Path(profile.checkpoint).is_dir():
+        check_model_dir(profile.checkpoint)  # one sentence, not a traceback, if it changed
     if max_train_samples is not None:
         raw["train"] = raw["train"].select(range(min(max_train_samples, len(raw["train"]))))
     tokenizer = AutoTokenizer.from_pretrained(profile.checkpoint)
@@ -149,8 +152,9 @@ def train(model: torch.nn.Module, train_dataloader: DataLoader, *, epochs: int, 
 
     Returns the training loss of every step.
     """
-    from tqdm.auto import tqdm
     from transformers import get_scheduler
+
+    from course_utils.progress import progress_bar
 
     device = device or default_device()
     model.to(device)
@@ -159,20 +163,22 @@ def train(model: torch.nn.Module, train_dataloader: DataLoader, *, epochs: int, 
     scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
                               num_training_steps=num_training_steps)
     losses: list[float] = []
-    bar = tqdm(total=num_training_steps, disable=not progress, desc="training")
+    bar = progress_bar(total=num_training_steps, disable=not progress, desc="training")
     model.train()
-    for _ in range(epochs):
-        for batch in train_dataloader:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            loss = model(**batch).loss
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            losses.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    bar.close()
+    try:
+        for _ in range(epochs):
+            for batch in train_dataloader:
+                batch = {k: v.to(device) for k, v in batch.items()}
+                loss = model(**batch).loss
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                losses.append(loss.item())
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    finally:  # the bar ends where training ended, also when it raised
+        bar.close()
     return losses
 
 

@@ -13,6 +13,7 @@ atomic (a temporary folder renamed into place), so processes started together by
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import shutil
 import string
@@ -104,8 +105,11 @@ def write_checkpoint(directory: str | os.PathLike) -> None:
     vocab = build_vocab()
     vocab_file = directory / "vocab.txt"
     vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    # transformers 5 names the argument `vocab`, 4.x `vocab_file` (and ignores `vocab`)
+    parameters = inspect.signature(BertTokenizerFast.__init__).parameters
+    vocab_argument = "vocab" if "vocab" in parameters else "vocab_file"
     tokenizer = BertTokenizerFast(
-        vocab=str(vocab_file), do_lower_case=True, model_max_length=MAX_LENGTH
+        **{vocab_argument: str(vocab_file)}, do_lower_case=True, model_max_length=MAX_LENGTH
     )
     tokenizer.save_pretrained(directory)
     config = BertConfig(vocab_size=len(vocab), pad_token_id=0, **CONFIG)

@@ -81,20 +81,20 @@ def test_instructor_tools_never_fail_the_check():
 
 
 def test_report_and_verdict(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(env, "find_requirements", lambda: pin_file(tmp_path, torch=TORCH))
+    monkeypatch.setattr(env, "pinned_requirements", lambda: pin_file(tmp_path, torch=TORCH))
     assert check_environment(["torch", "numpy"]) is True
     out = capsys.readouterr().out.splitlines()
     assert out[1:3] == [f"[OK] torch {TORCH}", f"[OK] numpy {NUMPY}"]
     assert out[3].startswith("[OK] device: ")
     assert out[4] == "[OK] Profile: smoke — COURSE_PROFILE=smoke is set"
-    monkeypatch.setattr(env, "find_requirements", lambda: pin_file(tmp_path, torch="0.0.1"))
+    monkeypatch.setattr(env, "pinned_requirements", lambda: pin_file(tmp_path, torch="0.0.1"))
     assert check_environment(["torch", "numpy"]) is False
 
 
 def test_a_missing_student_package_fails_but_a_missing_tool_does_not(monkeypatch, capsys):
     monkeypatch.setattr(env, "STUDENT_PACKAGES", ("numpy",))
     monkeypatch.setattr(env, "INSTRUCTOR_PACKAGES", ("no-such-tool-xyz",))
-    monkeypatch.setattr(env, "find_requirements", lambda: None)
+    monkeypatch.setattr(env, "pinned_requirements", lambda: None)
     assert check_environment() is True
     assert "[--] no-such-tool-xyz not installed" in capsys.readouterr().out
     assert check_environment(["numpy", "no-such-package-xyz"]) is False
@@ -113,3 +113,93 @@ def test_module_exit_code_and_no_traceback(tmp_path):
     assert done.returncode == 1
     assert "[OK] torch" in done.stdout and "[FAIL] profile: COURSE_PROFILE=warp" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+# Where the check runs: the course's own environment (exact pins) or Colab (minimums) ----------
+
+COLAB = {  # what a Colab GPU runtime ships (and evaluate, which install_missing adds)
+    "torch": "2.8.0+cu126", "transformers": "4.57.1", "datasets": "4.0.0", "evaluate": "0.4.6",
+    "accelerate": "1.10.1", "tqdm": "4.67.1", "matplotlib": "3.10.0", "ipywidgets": "7.7.1",
+    "numpy": "2.0.2", "jupyterlab": None, "nbgrader": None, "nbval": None, "pytest": "8.4.2",
+}
+
+
+@pytest.fixture
+def colab(monkeypatch):
+    import types
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(env, "installed_version", COLAB.get)
+    return COLAB
+
+
+def test_in_the_repository_venv_the_exact_pins_apply(monkeypatch, tmp_path):
+    pins = pin_file(tmp_path)
+    (tmp_path / ".venv").mkdir()
+    monkeypatch.setattr(env, "find_requirements", lambda starts=None: pins)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    for name in ("BINDER_LAUNCH_HOST", "BINDER_REPO_URL", "COLAB_RELEASE_TAG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / ".venv"))
+    assert env.pinned_requirements() == pins
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "another-env"))
+    assert env.pinned_requirements() is None  # someone's own environment: minimums
+    monkeypatch.setenv("BINDER_LAUNCH_HOST", "https://mybinder.org/")
+    assert env.pinned_requirements() == pins  # Binder installs requirements.txt's pins
+
+
+def test_colab_never_uses_the_exact_pins(colab):
+    assert env.pinned_requirements() is None
+
+
+def test_colab_gets_no_fail_for_its_own_packages(colab, capsys):
+    assert check_environment() is True
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("packages compared with the supported minimum versions "
+                           "(this is not the course's own .venv)")
+    assert not [line for line in out if line.startswith("[FAIL]")], out
+    assert out[1] == ("[WARN] torch 2.8.0+cu126 (older than 2.13, the oldest tested; kept, "
+                      "since the platform's own build matches its GPU or TPU)")
+    assert "[OK] transformers 4.57.1" in out and "[OK] ipywidgets 7.7.1" in out
+    assert "[OK] accelerate 1.10.1" in out
+
+
+def test_colab_still_fails_a_package_older_than_the_minimum(colab, monkeypatch, capsys):
+    monkeypatch.setitem(colab, "transformers", "4.30.0")
+    assert check_environment() is False
+    assert "[FAIL] transformers 4.30.0 (need >= 4.57.1)" in capsys.readouterr().out
+
+
+def test_install_missing_keeps_what_colab_ships(colab, monkeypatch):
+    monkeypatch.setitem(colab, "evaluate", None)  # the one student package Colab lacks
+    commands = []
+    wanted = env.install_missing(run=lambda command, check: commands.append(command))
+    pins = read_pins(env.PACKAGED_PINS)
+    assert wanted == [f"evaluate=={pins['evaluate']}"]  # ipywidgets 7 and torch 2.8 stay
+
+
+def test_the_minimums_are_no_newer_than_the_pins():
+    pins = read_pins(env.PACKAGED_PINS)
+    for name, minimum in env.MINIMUM_VERSIONS.items():
+        assert env._at_least(pins[name], minimum), (name, minimum, pins[name])
+
+
+def test_full_on_a_cpu_is_a_warning_that_names_the_cost(monkeypatch, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    for name, text in {"config.json": "{}", "model.safetensors": "w", "vocab.txt": "a"}.items():
+        (model / name).write_text(text, encoding="utf-8")
+    data_dir = tmp_path / "mrpc"
+    data_dir.mkdir()
+    header = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+    for name in ("train.tsv", "dev.tsv", "test.tsv"):
+        (data_dir / name).write_text(header, encoding="utf-8")
+    for name, value in {"COURSE_PROFILE": "full", "HF_HUB_OFFLINE": "1",
+                        "COURSE_CHECKPOINT": str(model), "COURSE_DATA_DIR": str(data_dir)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(profiles, "accelerator", lambda: None)
+    ok, lines = env.profile_lines()
+    assert ok and lines[-1].startswith("[WARN] full on a CPU: bert-base-uncased")
+    assert "%env COURSE_PROFILE=smoke" in lines[-1]
+    monkeypatch.setattr(profiles, "accelerator", lambda: "CUDA GPU")
+    assert not any(line.startswith("[WARN]") for line in env.profile_lines()[1])

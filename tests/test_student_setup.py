@@ -109,7 +109,7 @@ def test_setup_cell_in_colab_installs_course_utils_then_the_missing_packages(cha
 
 def test_install_missing_installs_only_missing_or_too_old_packages_and_never_torch(monkeypatch):
     present = {"transformers": "4.20.0", "datasets": "5.2.0", "accelerate": "1.15.0",
-               "tqdm": "4.70.1", "matplotlib": "3.9.0", "ipywidgets": "8.1.0", "numpy": "2.0.2"}
+               "tqdm": "4.70.1", "matplotlib": "3.10.0", "ipywidgets": "7.7.1", "numpy": "2.0.2"}
 
     def fake_check(name, pins=None, optional=False):
         installed = present.get(name)
