@@ -188,3 +188,42 @@ def test_chapter5_counts_its_fine_tunings():
     text = prose("05_beyond_the_loop", "the chapter fine-tunes")
     word, strategy_word = claim(r"the chapter fine-tunes (\w+) times \(the (\w+) strategies", text)
     assert (WORDS[word], WORDS[strategy_word]) == (total, strategies) == (5, 3)
+
+
+# --- chapter 3: choosing the epoch on one set of pairs, reporting on another -------------------
+
+
+def test_chapter3_reports_on_pairs_the_choice_never_saw(monkeypatch):
+    from course_utils import pipeline
+
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    setup = pipeline.prepare_mrpc()
+    namespace = {"setup": setup, "hparams": setup.hparams}
+    printout = run([code("03_evaluation_loop", "choose_split, report_split =")], namespace)
+
+    def pairs(split):
+        return {tuple(row["input_ids"].tolist()) for row in split}
+
+    chosen, reported = pairs(namespace["choose_split"]), pairs(namespace["report_split"])
+    assert chosen and reported and not chosen & reported
+    # the smoke fixture's test labels are -1: the validation split is halved
+    assert len(namespace["choose_split"]) + len(namespace["report_split"]) == len(
+        setup.tokenized["validation"])
+    assert f"on {len(namespace['choose_split'])} pairs; report on" in printout
+    text = prose("03_evaluation_loop", "## 10. Report once")
+    assert "optimistic" in text and "no_grad` has no part in that" in text
+
+
+def test_plot_history_draws_the_validation_loss_when_it_is_kept():
+    from course_utils.plots import plot_history
+
+    rows = [{"train_loss": 0.7, "eval_loss": 0.65, "accuracy": 0.6, "f1": 0.7},
+            {"train_loss": 0.5, "eval_loss": 0.6, "accuracy": 0.7, "f1": 0.8}]
+    loss_ax, _ = plot_history(rows)
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["training", "validation"]
+    loss_ax, _ = plot_history([{k: v for k, v in r.items() if k != "eval_loss"} for r in rows])
+    assert len(loss_ax.get_lines()) == 1
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
