@@ -103,15 +103,17 @@ def test_chapter1_prose_quotes_the_printed_losses(chapter1_printout):
 
 
 def test_chapter1_too_large_really_diverges_and_the_others_converge(chapter1_printout):
-    losses = {lr: (float(a), float(b)) for lr, (a, b, _) in printed_losses(chapter1_printout).items()}
+    printed = printed_losses(chapter1_printout)
+    losses = {lr: (float(a), float(b)) for lr, (a, b, _) in printed.items()}
     assert losses["0.8"][1] > 100 * losses["0.8"][0]  # diverges
     assert losses["0.4"][1] <= losses["0.1"][1] < losses["0.1"][0]  # both converge
 
 
 def test_chapter1_divergence_threshold(chapter1_printout):
     text = prose("01_autograd", "too large")
-    curvature, limit = re.search(r"curvature 2 \* mean\(x\^2\) = (\S+); divergence above lr = (\S+)",
-                                 chapter1_printout).groups()
+    curvature, limit = re.search(
+        r"curvature 2 \* mean\(x\^2\) = (\S+); divergence above lr = (\S+)", chapter1_printout
+    ).groups()
     assert claim(r"= (\d\.\d\d)\$", text) == (curvature,)
     assert claim(r"any learning rate above about (\S+) diverges", text) == (limit,)
     # and the threshold is real: just below it converges, just above it diverges
@@ -227,3 +229,15 @@ def test_plot_history_draws_the_validation_loss_when_it_is_kept():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_chapter2_accumulation_demo_sizes_are_the_codes():
+    text = prose("02_training_loop", "See the equivalence for yourself")
+    micro, size, whole = map(int, claim(
+        r"one accumulated update over (\d+) micro-batches of (\d+) examples, against one ordinary "
+        r"update on the same (\d+) examples", text))
+    source = code("02_training_loop", "micro_batches = toy_dataloader(")
+    num_batches, batch_size = map(int, re.search(
+        r"toy_dataloader\(num_batches=(\d+), batch_size=(\d+)", source).groups())
+    assert (micro, size, whole) == (num_batches, batch_size, num_batches * batch_size)
+    assert re.search(rf"nn\.CrossEntropyLoss\(\), {micro}\)", source)  # accumulation_steps
