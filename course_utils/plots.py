@@ -39,17 +39,25 @@ def plot_curves(series: Mapping[str, Sequence[float]], *, xlabel: str = "step",
 def plot_history(history: Sequence[Mapping[str, float]], *, title: str = "", axes=None):
     """A training run epoch by epoch: the mean training loss (left) and the validation accuracy
     and F1 (right), the best epoch by accuracy marked. ``history`` holds one dict per epoch with
-    ``train_loss``, ``accuracy`` and ``f1``. Returns the two Axes."""
+    ``train_loss``, ``accuracy`` and ``f1``, and optionally ``eval_loss`` (the validation loss,
+    drawn with the training loss). Returns the two Axes."""
     import matplotlib.pyplot as plt
 
     if axes is None:  # constrained layout keeps the title clear of the panels' titles
         _, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     loss_ax, metric_ax = axes
     epochs = list(range(1, len(history) + 1))
-    loss_ax.plot(epochs, [row["train_loss"] for row in history], marker="o", color="C0")
+    loss_ax.plot(epochs, [row["train_loss"] for row in history], marker="o", color="C0",
+                 label="training")
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("mean training loss")
     loss_ax.set_title("training loss")
+    if history and all("eval_loss" in row for row in history):  # the validation loss, if kept
+        loss_ax.plot(epochs, [row["eval_loss"] for row in history], marker="o", color="C3",
+                     label="validation")
+        loss_ax.set_ylabel("mean loss")
+        loss_ax.set_title("training and validation loss")
+        loss_ax.legend()
     for index, key in enumerate(("accuracy", "f1")):
         metric_ax.plot(epochs, [row[key] for row in history], marker="o", color=f"C{index + 1}",
                        label=key)
