@@ -73,14 +73,25 @@ SYSTEM_FILES = (  # what Python, torch and matplotlib read from /etc; nothing el
 )
 
 
+def _course_data_paths(home: Path) -> list[Path]:
+    """Models and data the course is told to use (its cache, the override variables)."""
+    paths = [Path(os.environ.get("COURSE_CACHE") or home / ".cache" / "course_utils")]
+    for variable in ("COURSE_CHECKPOINT", "COURSE_DATA_DIR"):
+        value = os.environ.get(variable, "")
+        if value and (value.startswith(("/", "~", ".")) or os.sep in value):
+            paths.append(Path(value).expanduser().resolve())
+    return [path for path in paths if path.exists()]
+
+
 def bwrap_command(hidden: list[Path], work_dir: Path | None = None) -> list[str]:
     """The ``bwrap`` arguments that start a command in a fresh sandbox.
 
     The sandbox starts empty and gets, read-only, only what grading needs: the system's
     programs and libraries, a few files of ``/etc``, the Python environment, the
-    ``course_utils`` and ``course_grading`` packages and the Hugging Face model and data
-    caches. Nothing else of the machine exists inside: no home directory, no other copy of
-    the course, no ``solutions/``, gradebook or other submission. ``hidden`` folders are
+    ``course_utils`` and ``course_grading`` packages, the Hugging Face model and data caches,
+    the course's own cache (the smoke model) and the folders ``COURSE_CHECKPOINT`` and
+    ``COURSE_DATA_DIR`` name. Nothing else of the machine exists inside: no home directory,
+    no other copy of the course, no ``solutions/``, gradebook or other submission. ``hidden`` folders are
     covered again in case one of those lies inside them. ``work_dir``, if given, is the only
     writable folder besides the sandbox's own ``/tmp`` (at ``/work`` inside).
     """
@@ -116,6 +127,7 @@ def bwrap_command(hidden: list[Path], work_dir: Path | None = None) -> list[str]
     keep = [*_python_roots(), _package_dir("course_utils"), _package_dir("course_grading")]
     hf_home = Path(os.environ.get("HF_HOME", home / ".cache" / "huggingface"))
     keep += [hf_home / "hub", hf_home / "datasets"]  # models and data for `full`; no token
+    keep += _course_data_paths(home)
     for folder in keep:
         if folder.exists():
             args += ["--ro-bind", str(folder), str(folder)]
