@@ -91,9 +91,10 @@ def bwrap_command(hidden: list[Path], work_dir: Path | None = None) -> list[str]
     ``course_utils`` and ``course_grading`` packages, the Hugging Face model and data caches,
     the course's own cache (the smoke model) and the folders ``COURSE_CHECKPOINT`` and
     ``COURSE_DATA_DIR`` name. Nothing else of the machine exists inside: no home directory,
-    no other copy of the course, no ``solutions/``, gradebook or other submission. ``hidden`` folders are
-    covered again in case one of those lies inside them. ``work_dir``, if given, is the only
-    writable folder besides the sandbox's own ``/tmp`` (at ``/work`` inside).
+    no other copy of the course, no ``solutions/``, gradebook or other submission.
+    ``hidden`` folders are covered again in case one of those lies inside them.
+    ``work_dir``, if given, is the only writable folder besides the sandbox's own ``/tmp``
+    (at ``/work`` inside).
     """
     bwrap = shutil.which("bwrap")
     if bwrap is None:
