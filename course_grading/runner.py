@@ -150,7 +150,7 @@ class Snapshot:
                 value = namespace.get(key)
                 if id(value) != ident and not _registered_module(value):
                     found.append(f"`{name}.{key}` was replaced")
-        by_id = {id(v): v for v in _all_classes()}
+        by_id = {id(v): v for v in _CLASSES}
         for ident, (label, attrs) in self.classes.items():
             cls = by_id.get(ident)
             if cls is None or label.startswith(skip):
@@ -227,10 +227,6 @@ def _same_imports(before: tuple, now: tuple) -> bool:
 _FUNCTIONS: dict[int, types.FunctionType] = {}
 _CLASSES: list[type] = []
 _PROFILE: list = [None]
-
-
-def _all_classes() -> list[type]:
-    return _CLASSES
 
 
 def _index_objects() -> None:
