@@ -1,7 +1,7 @@
 """Helpers for the course "Write your own training loop".
 
 What the notebooks share: the active profile and what it loads (``get_profile``,
-``load_mrpc``, ``load_metric``), the checkers (``course_utils.checks``), plots and the
+``load_mrpc``, ``mrpc_metric``), the checkers (``course_utils.checks``), plots and the
 environment check (``python -m course_utils.env``). Imports are lazy so that
 ``import course_utils`` is instant and does not pull in torch or transformers.
 """
@@ -19,7 +19,7 @@ _LAZY = {
     "CourseSetupError": "course_utils.profiles",
     "load_mrpc": "course_utils.data",
     "load_mrpc_tsv": "course_utils.data",
-    "load_metric": "course_utils.metrics",
+    "mrpc_metric": "course_utils.metrics",
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from course_utils.profiles import LOCAL_METRIC_DIR, Profile, get_profile
 
 
-def load_metric(profile: Profile | None = None, **kwargs: Any) -> Any:
+def mrpc_metric(profile: Profile | None = None, **kwargs: Any) -> Any:
     """An ``evaluate`` metric with ``add_batch`` and ``compute() -> {"accuracy", "f1"}``.
 
     Extra keyword arguments go to ``evaluate.load`` (``experiment_id``, ``keep_in_memory``...).

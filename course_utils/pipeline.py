@@ -196,12 +196,12 @@ def predictions(model: torch.nn.Module, dataloader: Iterable[dict],
     return torch.cat(preds), torch.cat(labels)
 
 
-def evaluate(model: torch.nn.Module, dataloader: Iterable[dict], metric: Any = None,
+def accuracy_f1(model: torch.nn.Module, dataloader: Iterable[dict], metric: Any = None,
              device: torch.device | None = None) -> dict[str, float]:
     """GLUE MRPC's accuracy and F1 over the whole dataloader."""
-    from course_utils.metrics import load_metric
+    from course_utils.metrics import mrpc_metric
 
-    metric = metric or load_metric()
+    metric = metric or mrpc_metric()
     preds, labels = predictions(model, dataloader, device)
     metric.add_batch(predictions=preds, references=labels)
     return metric.compute()
@@ -223,7 +223,7 @@ def train_keeping_best(model: torch.nn.Module, train_dataloader: DataLoader,
     """
     from transformers import get_scheduler
 
-    from course_utils.metrics import load_metric
+    from course_utils.metrics import mrpc_metric
     from course_utils.progress import progress_bar
 
     model.to(device)
@@ -231,7 +231,7 @@ def train_keeping_best(model: torch.nn.Module, train_dataloader: DataLoader,
     total_steps = epochs * len(train_dataloader)
     schedule = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
                              num_training_steps=total_steps)
-    scorer = load_metric()
+    scorer = mrpc_metric()
     rows: list[dict] = []
     bar = progress_bar(total=total_steps, desc="training")
     try:

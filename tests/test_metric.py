@@ -1,5 +1,5 @@
 """The local GLUE MRPC metric: hand-computed values, sklearn's numbers, evaluate's add_batch
-protocol, offline loading, and which metric load_metric picks for each profile."""
+protocol, offline loading, and which metric mrpc_metric picks for each profile."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 
 from course_utils import metrics
-from course_utils.metrics import load_metric, local_metric
+from course_utils.metrics import local_metric, mrpc_metric
 from course_utils.profiles import LOCAL_METRIC_DIR, Profile
 
 
@@ -89,8 +89,8 @@ def test_labels_other_than_0_and_1_are_refused(metric):
 def test_load_metric_picks_the_module_of_the_profile(monkeypatch):
     calls = []
     monkeypatch.setattr(evaluate, "load", lambda *args, **kw: calls.append((args, kw)) or "m")
-    load_metric(Profile("full", "bert-base-uncased", None, "glue", "test"))
-    load_metric(Profile("smoke", "tiny", None, str(LOCAL_METRIC_DIR), "test"), keep_in_memory=True)
+    mrpc_metric(Profile("full", "bert-base-uncased", None, "glue", "test"))
+    mrpc_metric(Profile("smoke", "tiny", None, str(LOCAL_METRIC_DIR), "test"), keep_in_memory=True)
     assert calls == [
         (("glue", "mrpc"), {}),
         ((str(LOCAL_METRIC_DIR),), {"keep_in_memory": True}),
@@ -98,7 +98,7 @@ def test_load_metric_picks_the_module_of_the_profile(monkeypatch):
 
 
 def test_load_metric_smoke_is_the_local_module():
-    loaded = load_metric(Profile("smoke", "tiny", None, str(LOCAL_METRIC_DIR), "test"))
+    loaded = mrpc_metric(Profile("smoke", "tiny", None, str(LOCAL_METRIC_DIR), "test"))
     assert isinstance(loaded, evaluate.Metric) and loaded.name == "glue_mrpc"
     assert loaded.features["predictions"].dtype == "int64"
     assert metrics.LOCAL_METRIC_DIR == LOCAL_METRIC_DIR

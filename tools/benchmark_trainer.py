@@ -295,7 +295,7 @@ def run_once(name: str, data: Data, dataset: Any, args: argparse.Namespace, seed
              device: Any, evaluate: bool = True) -> Run:
     """Fresh model from the checkpoint, one timed training run, then validation metrics."""
     from course_utils import pipeline
-    from course_utils.metrics import load_metric
+    from course_utils.metrics import mrpc_metric
 
     model = pipeline.new_model(data.profile.checkpoint, seed=seed)
     model.to(device)
@@ -309,7 +309,8 @@ def run_once(name: str, data: Data, dataset: Any, args: argparse.Namespace, seed
     tokens = data.collator.tokens
     scores = {"accuracy": math.nan, "f1": math.nan}
     if evaluate:
-        scores = pipeline.evaluate(model, data.eval_dataloader, load_metric(data.profile), device)
+        scores = pipeline.accuracy_f1(model, data.eval_dataloader, mrpc_metric(data.profile),
+                                      device)
     del model
     gc.collect()
     return Run(name, -1, seed, seconds, cpu_seconds, len(dataset) * args.epochs, tokens,

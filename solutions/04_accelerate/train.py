@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from course_utils import pipeline
-from course_utils.metrics import load_metric
+from course_utils.metrics import mrpc_metric
 from course_utils.profiles import get_profile
 
 DEFAULTS_NOTE = """\
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     train_seconds = time.perf_counter() - start
     progress.close()
 
-    metric = load_metric(profile, keep_in_memory=True)  # no cache files shared by processes
+    metric = mrpc_metric(profile, keep_in_memory=True)  # no cache files shared by processes
     metrics, scored = evaluate(accelerator, model, eval_loader, metric)
     per_process = accelerator.gather(torch.tensor([batches_seen], device=accelerator.device))
     train_rows = len(data.tokenized["train"])
