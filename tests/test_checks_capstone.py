@@ -11,7 +11,6 @@ from transformers import AutoModelForSequenceClassification, DataCollatorWithPad
 
 from course_utils.checks import capstone as check
 
-
 # --- exercise 1: prepare_sst2 -------------------------------------------------------------------
 
 
