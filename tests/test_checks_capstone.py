@@ -216,6 +216,21 @@ def train_never_zeroes(model, train_dataloader, epochs, lr, device):
             scheduler.step()
 
 
+def train_zero_per_epoch(model, train_dataloader, epochs, lr, device):
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
+                              num_training_steps=epochs * len(train_dataloader))
+    model.train()
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        for batch in train_dataloader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            model(**batch).loss.backward()
+            optimizer.step()
+            scheduler.step()
+
+
 def train_eval_mode(model, train_dataloader, epochs, lr, device):
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
@@ -279,6 +294,7 @@ def test_train_right_answers_pass(answer, capsys):
 
 @pytest.mark.parametrize("answer, phrases", [
     (train_never_zeroes, ["gradients are never zeroed", "zero_grad() 0 times"]),
+    (train_zero_per_epoch, ["not zeroed before every step", "in 6 of 8 steps"]),
     (train_eval_mode, ["eval mode", "model.train()"]),
     (train_no_scheduler, ["schedule stepped 0 times"]),
     (train_schedule_one_epoch, ["linear decay to 0", "epochs * len(train_dataloader)"]),

@@ -354,11 +354,17 @@ def train(train: Callable, epochs: int = 2, lr: float = 2e-3, batch_size: int = 
             check.fail(_("every forward pass ran in eval mode: from_pretrained returns a model "
                          "in eval mode, so call model.train() before training."))
         cleared = [clear for group in spy.windows() for clear in group[:1]]
-        if spy.zero_calls == 0 or not all(cleared[1:]):
+        if spy.zero_calls == 0:
             check.fail(_("gradients are never zeroed: optimizer.step() ran {steps} times and "
                          "zero_grad() {zeros} times, so each step also applies the gradients "
                          "of every earlier batch. Call optimizer.zero_grad() once per step."
                          ).format(steps=len(spy.steps), zeros=spy.zero_calls))
+        stale = cleared[1:].count(False)
+        if stale:
+            check.fail(_("gradients are not zeroed before every step: in {stale} of {steps} "
+                         "steps backward() added to the gradients of an earlier batch. Call "
+                         "optimizer.zero_grad() once per batch, before backward() or after "
+                         "step().").format(stale=stale, steps=len(spy.steps)))
         if len(spy.steps) != total:
             check.fail(_("{epochs} epochs of {batches} batches are {total} optimizer steps; "
                          "yours made {steps}. Step once per batch.").format(
