@@ -166,7 +166,7 @@ def write_checkpoint(directory: str | os.PathLike) -> None:
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
         torch.manual_seed(0)
         model = BertModel(config)
-    _add_word_rows(model, len(vocab) - base)
+        _add_word_rows(model, len(vocab) - base)
     bars_were_on = logging.is_progress_bar_enabled()
     logging.disable_progress_bar()  # no "Writing model shards" bar for a 200 KB file
     try:
