@@ -12,6 +12,7 @@ The English catalogue translates each message to itself; a new Hindi message sta
 
 from __future__ import annotations
 
+import copy
 import io
 import sys
 from datetime import datetime, timezone
@@ -96,7 +97,7 @@ def main(argv: list[str]) -> int:
     template = None if only_compile else extract()
     stale: list[str] = []
     for language in LANGUAGES:
-        catalog = read(language) if template is None else updated(language, template)
+        catalog = read(language) if template is None else updated(language, copy.deepcopy(template))
         wanted = {po_path(language): po_bytes(catalog), mo_path(language): mo_bytes(catalog)}
         for path, data in wanted.items():
             if path.exists() and path.read_bytes() == data:
