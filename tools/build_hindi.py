@@ -5,6 +5,7 @@
     python tools/build_hindi.py --check          # exit 1 if a Hindi notebook is stale
     python tools/build_hindi.py todo [FILE]      # list (or write to FILE) what needs translating
     python tools/build_hindi.py apply FILE       # take the translations filled in FILE
+    python tools/build_hindi.py table            # the README's Hindi chapter table (Markdown)
 
 The translations are data: ``i18n/hi/<chapter>.json`` holds one entry per English cell that
 is translated (every Markdown cell but the generated badges, and the Setup cell), keyed by
@@ -284,7 +285,23 @@ def apply(items: list[dict], root: Path = ROOT) -> list[str]:
     return taken
 
 
+def table(root: Path = ROOT) -> str:
+    """A Markdown table of the Hindi chapters with their badges (as the README's English one)."""
+    rows = ["| अध्याय | खोलें |", "| --- | --- |"]
+    for chapter in translated_chapters(root):
+        name = hindi_name(chapter)
+        nb = nbformat.read(notebook_path(name, root), as_version=4)
+        title = next((line[2:].strip() for cell in nb.cells if cell.cell_type == "markdown"
+                      for line in cell.source.splitlines() if line.startswith("# ")), name)
+        path = f"notebooks/{name}/{name}.ipynb"
+        rows.append(f"| [{title}]({path}) | {links.badges(path)} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["table"]:
+        print(table())
+        return 0
     if argv[:1] == ["todo"]:
         items = todo()
         if len(argv) > 1:
