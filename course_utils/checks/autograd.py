@@ -536,7 +536,8 @@ def _check_line_fit(task: str, fit: Callable[..., Any], slope: float, intercept:
                     check.fail(named)
             check.fail(_name_fit_mistake(got, want, x, y, lr, steps, same, optimizer_hints)
                        or _fit_divergence(fit, got, want, x, y, lr, steps))
-        check.case(f"w = {got[0]:.4f}, b = {got[1]:.4f}; reference {want[0]:.4f}, {want[1]:.4f}")
+        check.case(_("w = {w:.4f}, b = {b:.4f}; reference {want_w:.4f}, {want_b:.4f}").format(
+            w=got[0], b=got[1], want_w=want[0], want_b=want[1]))
 
 
 def _name_fit_mistake(got, want, x, y, lr, steps, same, optimizer_hints) -> str:
@@ -675,12 +676,13 @@ def _fit_divergence(fit: Callable[..., Any], got: tuple[float, float],
                 "w is updated with b's gradient: after one step w = {first} = −lr·∂L/∂b, but it "
                 "should be −lr·∂L/∂w = {w1}. Use w.grad for w ({shown})."
             ).format(first=fmt(first[0]), w1=fmt(w1), shown=shown))
-        wrong = [f"{name} = {fmt(v)} (should be {fmt(r)} = −lr·∂L/∂{name})"
+        wrong = [_("{name} = {value} (should be {right} = −lr·∂L/∂{name})").format(
+                     name=name, value=fmt(v), right=fmt(r))
                  for name, v, r in (("w", first[0], w1), ("b", first[1], b1)) if not close(v, r)]
         return (_(
             "the very first step is already off: after fit(x, y, lr, 1) {wrong}, starting from w "
             "= b = 0 ({shown})."
-        ).format(wrong=' and '.join(wrong), shown=shown))
+        ).format(wrong=_(" and ").join(wrong), shown=shown))
     for n in range(2, min(steps, 40) + 1):
         result = run(n)
         expected = reference_fit(x, y, lr, n)

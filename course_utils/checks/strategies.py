@@ -247,8 +247,9 @@ def _check_requires_grad(check: Check, model: nn.Module, strategy: str, num_laye
     half = num_layers // 2
     want_frozen = list(range(half))
     frozen_layers = _layer_numbers(g for g, m in groups.items() if not m[0][1].requires_grad)
-    layers_text = (f"layers {', '.join(map(str, want_frozen))}" if half > 1 else
-                   "layer 0" if half == 1 else "no layer")
+    layers_text = (_("layers {numbers}").format(numbers=", ".join(map(str, want_frozen)))
+                   if half > 1 else _("layer {numbers}").format(numbers=0) if half == 1
+                   else _("no layer"))
     rule = (_(
         "'lower' freezes the embeddings and the lower half of the {num_layers} encoder layers "
         "({layers_text}, the ones closest to the embeddings), and trains the rest"
@@ -288,7 +289,7 @@ def _check_requires_grad(check: Check, model: nn.Module, strategy: str, num_laye
 
 
 def _layer_numbers_text(numbers: Sequence[int]) -> str:
-    return ", ".join(map(str, numbers)) if numbers else "none"
+    return ", ".join(map(str, numbers)) if numbers else _("none")
 
 
 def _check_returned(check: Check, model: nn.Module, strategy: str, returned: list[Any]) -> None:
