@@ -196,7 +196,7 @@ def predictions(model: torch.nn.Module, dataloader: Iterable[dict],
     return torch.cat(preds), torch.cat(labels)
 
 
-def accuracy_f1(model: torch.nn.Module, dataloader: Iterable[dict], metric: Any = None,
+def mrpc_scores(model: torch.nn.Module, dataloader: Iterable[dict], metric: Any = None,
              device: torch.device | None = None) -> dict[str, float]:
     """GLUE MRPC's accuracy and F1 over the whole dataloader."""
     from course_utils.metrics import mrpc_metric
