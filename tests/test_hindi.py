@@ -213,3 +213,9 @@ def test_the_prose_follows_the_glossary(chapter: str) -> None:
                 if form in words or (" " in form and form in hindi):
                     wrong.append(f"cell {cell.id}: {form!r} is not the glossary's {hi!r}")
     assert not wrong, f"{chapter}:\n" + "\n".join(wrong)
+
+
+def test_readme_lists_every_hindi_chapter() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert build_hindi.readme_with_table(readme, REPO) == readme, (
+        "README's Hindi chapter table is out of date: run python tools/build_hindi.py readme")
