@@ -3,7 +3,7 @@
 The TSV files (``train.tsv``, ``dev.tsv``, ``test.tsv``) have a header row, tabs between five
 fields, a UTF-8 byte-order mark on some files and double quotes inside sentences, so they are
 read with quoting turned off. ``test.tsv`` is unlabeled: its first column is an index and its
-labels become -1, as in the Hub's test split.
+labels become -1 (the Hub's MRPC test split has its labels; GLUE's TSV file does not).
 """
 
 from __future__ import annotations
