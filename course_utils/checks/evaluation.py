@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -41,6 +42,7 @@ from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from course_utils.feedback import Check, fmt
+from course_utils.i18n import _
 
 # re-read with the checker (checks.load), like the feedback core
 watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
@@ -140,7 +142,7 @@ def reference_train(model: nn.Module, dataloader: Any, epochs: int, lr: float) -
                               num_training_steps=epochs * len(dataloader))
     losses = []
     model.train()
-    for _ in range(epochs):
+    for _epoch in range(epochs):
         for batch in dataloader:
             loss = model(**batch).loss
             loss.backward()
@@ -163,7 +165,7 @@ class PairDataset(Dataset):
         generator = torch.Generator().manual_seed(seed)
         scores = torch.randn(VOCAB_SIZE, generator=torch.Generator().manual_seed(_WORD_SCORES_SEED))
         self.rows: list[dict[str, Any]] = []
-        for _ in range(size):
+        for _row in range(size):
             first, second = (
                 torch.randint(FIRST_WORD_ID, VOCAB_SIZE,
                               (int(torch.randint(3, 12, (1,), generator=generator)),),
@@ -607,14 +609,19 @@ def evaluate_model(evaluate_fn: Callable[..., Any], batch_size: int = 8, seed: i
               max(batch_size // 2, 3), True, seed + 1),
     ]
     with Check("evaluate_model") as check, _controlled_run(seed):
-        details = []
+        details, problems = [], []
         for case in cases:
-            details.append(_run_evaluation_case(check, evaluate_fn, case, seed))
-        check.case("; ".join(details) + "; eval mode, no gradients")
+            detail, problem = _run_evaluation_case(check, evaluate_fn, case, seed)
+            details.append(detail)
+            problems.append(problem)
+        if any(problems):  # named after the numbers: a wrong number is the bigger news
+            check.fail(next(p for p in problems if p))
+        check.case("; ".join(details) + "; eval mode, no gradients, batches moved to device")
 
 
 def _run_evaluation_case(check: Check, evaluate_fn: Callable[..., Any], case: _Case,
-                         seed: int) -> str:
+                         seed: int) -> tuple[str, str | None]:
+    """Run one case; returns the detail for the summary and the device mistake, if any."""
     model = trained_toy_model(seed)
     reference_loader = case.loader()
     first = reference_predictions(model, reference_loader)
@@ -625,10 +632,11 @@ def _run_evaluation_case(check: Check, evaluate_fn: Callable[..., Any], case: _C
     recorder = Recorder(model)
     metric = WatchedMetric(_mrpc_metric(), check)
     loader = WatchedLoader(case.loader(), recorder, "eval")
+    device = torch.device("cpu")
     try:
-        result = check.call(watch.pinned(evaluate_fn), model, loader, metric,
-                            torch.device("cpu"),
-                            name="evaluate_model", explain=_explain_metric_error)
+        with watch.Moves(model) as moves:
+            result = check.call(watch.pinned(evaluate_fn), model, loader, metric, device,
+                                name="evaluate_model", explain=_explain_metric_error)
     finally:
         recorder.remove()
     check.case()
@@ -667,7 +675,9 @@ def _run_evaluation_case(check: Check, evaluate_fn: Callable[..., Any], case: _C
                    f"model's predictions gives {_show(expected)}. Feed every batch's predictions "
                    "and labels to metric.add_batch and return metric.compute().")
     check.case()
-    return f"{case.name}: {_show(got)} on {len(first[1])} examples, as expected"
+    problem = watch.device_problem(moves, moves.forward_unmoved, len(moves.forward_unmoved),
+                                   device, model_required=False)
+    return f"{case.name}: {_show(got)} on {len(first[1])} examples, as expected", problem
 
 
 def _matches_result(result: Any, got: Mapping[str, float]) -> bool:
@@ -834,12 +844,34 @@ def accuracy_f1(accuracy_f1_fn: Callable[[Tensor, Tensor], Any], seed: int = 0,
                 check.fail(_zero_division_message(predictions, labels, "nan"))
             if not _same(got, expected):
                 check.fail(_name_f1_mistake(got, expected, predictions, labels))
+            _plain_floats(check, result)
             check.case()
         if edge:
             check.case(f"{len(cases)} edge cases match GLUE MRPC's metric to 1e-6")
         else:
             check.case(f"{len(cases) - 1} random cases match GLUE MRPC's metric to 1e-6, and "
                        "one without a positive prediction (F1 = 0)")
+
+
+def _plain_floats(check: Check, result: Mapping[str, Any]) -> None:
+    """Fail when accuracy or F1 comes back as a tensor (or an array), not a Python number."""
+    for key in ("accuracy", "f1"):
+        value = result[key]
+        if isinstance(value, (Tensor, np.ndarray)):
+            kind = "a 0-d tensor" if getattr(value, "ndim", 1) == 0 else "a tensor"
+            if isinstance(value, np.ndarray):
+                kind = "a NumPy array"
+            check.fail(_(
+                "accuracy_f1 returned {key!r} as {kind}, {value}, not a Python float: a tensor "
+                "keeps its dtype and device (and, from a model's output, its graph), and code "
+                "that stores or prints the result gets a tensor. Turn it into a number with "
+                "float(...) or .item() before returning it."
+            ).format(key=key, kind=kind, value=_short(value)))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _counts(predictions: Tensor, labels: Tensor) -> dict[str, int]:
@@ -1090,7 +1122,7 @@ def _keep_best_scenario(check: Check, train_fn: Callable[..., Any], epochs: int,
     try:
         with _quiet_transformers(), _controlled_run(seed):
             try:
-                with watch.TrainingWatch(model) as spy:
+                with watch.Moves(model) as moves, watch.TrainingWatch(model, moves) as spy:
                     history = inner.call(watch.pinned(train_fn), model, train_loader,
                                          eval_loader, epochs, lr, torch.device("cpu"), save_dir,
                                          name="train_and_keep_best",
@@ -1223,11 +1255,15 @@ def _check_training_run(check: Check, recorder: Recorder, spy: Any, history: Any
                    f"{best[0]} ({_show(truths[best[0] - 1])}): save whenever an epoch beats the "
                    "best accuracy so far.")
     check.case()
-    reloaded, _, _ = reference_predictions(saved, pair_dataloader(validation, 8))
+    reloaded, _labels, _sizes = reference_predictions(saved, pair_dataloader(validation, 8))
     produced = evaluations[epoch - 1].predictions()
     if not torch.equal(reloaded, produced):
         check.fail(f"the checkpoint in save_dir predicts {_mismatched(reloaded, produced)} of "
                    f"{len(produced)} examples differently from epoch {epoch}'s evaluation.")
+    problem = watch.device_problem(spy.moves, spy.unmoved, len(spy.unmoved),
+                                   torch.device("cpu"))
+    if problem:
+        check.fail(problem)
     check.case(f"kept epoch {epoch} of {epochs} ({_show(kept)}; last epoch "
                f"{_show(truths[-1])}); the reloaded checkpoint repeats its {len(produced)} "
                "predictions")

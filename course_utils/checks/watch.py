@@ -33,6 +33,8 @@ import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
+from course_utils.i18n import _
+
 # --- where tensors and the model go ----------------------------------------------------------
 
 
@@ -69,11 +71,18 @@ class Moves:
     def __init__(self, model: nn.Module | None = None) -> None:
         self.model = model
         self.model_moves: list[str] = []
+        self.forward_unmoved: list[list[str]] = []  # per forward pass of ``model``
         self._moved: dict[int, torch.Tensor] = {}
         self._undo: list[Callable[[], None]] = []
 
+    def _forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        self.forward_unmoved.append(self.unmoved(args, kwargs))
+
     def __enter__(self) -> Moves:
         watch = self
+        if self.model is not None:
+            handle = self.model.register_forward_pre_hook(self._forward, with_kwargs=True)
+            self._undo.append(handle.remove)
         tensor_to = torch.Tensor.to
         module_to = nn.Module.to
 
@@ -117,29 +126,33 @@ class Moves:
 
 
 def device_problem(moves: Moves, unmoved: Sequence[Sequence[str]], forwards: int,
-                   device: Any) -> str | None:
-    """The device mistake in words, or None: model never moved, batches (or parts) unmoved."""
-    if not moves.model_moves:
-        return (
-            f"the model is never moved to the device: model.to(device) was not called. Here "
-            f"device is {device} and nothing breaks, but on a GPU the parameters would stay on "
+                   device: Any, model_required: bool = True) -> str | None:
+    """The device mistake in words, or None: model never moved, batches (or parts) unmoved.
+
+    ``model_required=False`` for exercises that get the model already on its device (an
+    evaluation function): only the batches are judged then.
+    """
+    if model_required and not moves.model_moves:
+        return _(
+            "the model is never moved to the device: model.to(device) was not called. Here "
+            "device is {device} and nothing breaks, but on a GPU the parameters would stay on "
             "the CPU while the batches go to the GPU (or everything runs on the CPU). Call "
             "model.to(device) once, before the loop."
-        )
+        ).format(device=device)
     passes = [names for names in unmoved if names]
     if passes:
         names = list(dict.fromkeys(name for group in passes for name in group))
         every = all(len(group) == len(passes[0]) for group in passes)
         which = ", ".join(names)
         everything = every and len(passes) == forwards and len(names) >= 3
-        part = (f"none of the batch's tensors ({which})" if everything
-                else f"{which} (the other inputs were moved)")
-        return (
-            f"{len(passes)} of {forwards} forward passes got tensors that never went through "
-            f".to(device): {part}. Here device is {device} and nothing breaks, but on a GPU "
+        part = (_("none of the batch's tensors ({which})") if everything
+                else _("{which} (the other inputs were moved)")).format(which=which)
+        return _(
+            "{count} of {forwards} forward passes got tensors that never went through "
+            ".to(device): {part}. Here device is {device} and nothing breaks, but on a GPU "
             "the model would get CPU tensors and fail. Move every tensor of the "
-            "batch: batch = {k: v.to(device) for k, v in batch.items()}."
-        )
+            "batch: batch = {{k: v.to(device) for k, v in batch.items()}}."
+        ).format(count=len(passes), forwards=forwards, part=part, device=device)
     return None
 
 
@@ -434,7 +447,7 @@ class TrainingWatch:
     def forwards_per_step(self) -> list[int]:
         """Forward passes between consecutive optimizer steps (the last group: after the last)."""
         counts = [0]
-        for kind, _ in self.events:
+        for kind, _value in self.events:
             if kind == "forward":
                 counts[-1] += 1
             elif kind == "step":
