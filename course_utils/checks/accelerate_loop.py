@@ -50,6 +50,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from course_utils.feedback import FAIL_MARK, Check, CheckFailed, fmt
+from course_utils.i18n import _
 
 # re-read with the checker (checks.load), like the feedback core
 watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
@@ -104,7 +105,7 @@ def toy_rows(num_rows: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     """Sentence-pair-like rows of token ids (4 to 12 tokens), with a learnable 0/1 label."""
     generator = torch.Generator().manual_seed(seed)
     rows = []
-    for _ in range(num_rows):
+    for _row in range(num_rows):
         first, second = (int(n) for n in torch.randint(1, 6, (2,), generator=generator))
         words = torch.randint(5, VOCAB_SIZE, (first + second,), generator=generator)
         ids = torch.cat([torch.tensor([CLS]), words[:first], torch.tensor([SEP]),
@@ -259,7 +260,7 @@ class _Probe:
         """Called after every ``Tensor.to``: follow batches, note those sent elsewhere."""
         if not tensor.numel() or tensor.data_ptr() not in self.tags:
             return
-        split, moved, _ = self.tags[tensor.data_ptr()]
+        split, moved, _owner = self.tags[tensor.data_ptr()]
         target = kwargs.get("device", args[0] if args else None)
         if _is_device(target) and target is not self.device:
             moved = True
@@ -865,7 +866,7 @@ def _reference_accumulation(accelerator: Any, model: nn.Module, optimizer: Any,
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     model.train()
     steps = accelerator.gradient_accumulation_steps
-    for _ in range(num_epochs):
+    for _epoch in range(num_epochs):
         for batch in loader:
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
@@ -1033,15 +1034,15 @@ def _judge_blocks(check: Check, result: dict, k: int) -> None:
         wiped = [b for b in blocks if b["sync"] and "zero" in b["events"] and "backward"
                  in b["events"] and b["events"].index("zero") < b["events"].index("backward")]
         if wiped:
-            check.fail(
-                f"optimizer.zero_grad() runs first inside accelerator.accumulate: on the last "
-                f"batch of each window (accelerator.sync_gradients is True there) the prepared "
-                f"optimizer really zeroes, wiping the gradients of the window's earlier "
-                f"batches, so {len(wiped)} updates used only their last batch instead of "
-                f"{k}. Inside accumulate the order is forward, accelerator.backward(loss), "
+            check.fail(_(
+                "optimizer.zero_grad() runs first inside accelerator.accumulate: on the last "
+                "batch of each window (accelerator.sync_gradients is True there) the prepared "
+                "optimizer really zeroes, wiping the gradients of the window's earlier "
+                "batches, so {updates} updates used only their last batch instead of "
+                "{k}. Inside accumulate the order is forward, accelerator.backward(loss), "
                 "optimizer.step(), optimizer.zero_grad(): zero after the step (unlike "
                 "chapter 2's loop, zeroing first is wrong here)."
-            )
+            ).format(updates=len(wiped), k=k))
     skipped = [b for b in blocks if b["sync"] and "backward" in b["events"]
                and "step" not in b["events"]]
     if skipped:
@@ -1114,7 +1115,7 @@ def reference_training_function(accelerator: Any, model: nn.Module, optimizer: A
     updates = math.ceil(len(train_dataloader) / accelerator.gradient_accumulation_steps)
     scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
                               num_training_steps=num_epochs * updates)
-    for _ in range(num_epochs):
+    for _epoch in range(num_epochs):
         model.train()
         for batch in train_dataloader:
             with accelerator.accumulate(model):

@@ -661,7 +661,7 @@ def reference_fine_tune(model: nn.Module, train_dataloader: Any, epochs: int, lr
                               num_training_steps=steps)
     losses, lrs = [], []
     model.train()
-    for _ in range(epochs):
+    for _epoch in range(epochs):
         for batch in train_dataloader:
             batch = {k: v.to(device) for k, v in batch.items()}
             loss = model(**batch).loss
@@ -706,7 +706,7 @@ def fine_tune(fine_tune: Callable, epochs: int = 2, lr: float = 2e-3, batch_size
         reference = checker_model(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            ref_losses, _ = reference_fine_tune(
+            ref_losses, _weights_after = reference_fine_tune(
                 reference, _mrpc_loader(tokenized, tokenizer, batch_size), epochs, lr, target)
         if not _close_lists(losses, ref_losses):
             index = next(i for i, (a, b) in enumerate(zip(losses, ref_losses, strict=True))
