@@ -31,7 +31,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -276,140 +276,11 @@ def _controlled_run(seed: int) -> Iterator[None]:
 # --- watching the student's code run ---------------------------------------------------------
 
 
-@dataclass
-class Forward:
-    """One forward pass of the watched model."""
-
-    phase: str  # "train", "eval" or "other" (outside the watched dataloaders)
-    pass_index: int  # which pass over a dataloader (-1: none)
-    batch_index: int
-    training: bool
-    grad_enabled: bool
-    predictions: Tensor
-    loss: float | None
-
-
-@dataclass
-class Pass:
-    """One pass over a watched dataloader: the labels it handed out, the forwards it saw."""
-
-    phase: str
-    index: int
-    labels: list[Tensor] = field(default_factory=list)
-    forwards: dict[int, Forward] = field(default_factory=dict)  # batch index -> last forward
-    weights: dict[str, Tensor] | None = None  # the model's weights when the pass started
-
-    @property
-    def examples(self) -> int:
-        return sum(len(labels) for labels in self.labels)
-
-    def predictions(self) -> Tensor:
-        """The predictions of the batches that went through the model, in order."""
-        kept = [self.forwards[i].predictions for i in sorted(self.forwards)]
-        return torch.cat(kept) if kept else torch.zeros(0, dtype=torch.long)
-
-    def forwarded_labels(self) -> Tensor:
-        """The labels of the batches that went through the model, in order."""
-        kept = [self.labels[i] for i in sorted(self.forwards) if i < len(self.labels)]
-        return torch.cat(kept) if kept else torch.zeros(0, dtype=torch.long)
-
-    def complete(self, batches: int) -> bool:
-        return len(self.labels) == batches and set(self.forwards) == set(range(batches))
-
-
-class Recorder:
-    """Hooks a model and keeps the passes and forward passes of one run of student code."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self.passes: list[Pass] = []
-        self.forwards: list[Forward] = []
-        self._current: tuple[Pass, int] | None = None
-        self._handle = model.register_forward_hook(self._hook, with_kwargs=True)
-
-    def remove(self) -> None:
-        self._handle.remove()
-
-    def start_pass(self, phase: str, snapshot: bool = False) -> Pass:
-        record = Pass(phase, len(self.passes))
-        if snapshot:
-            record.weights = {name: p.detach().cpu().clone()
-                              for name, p in self.model.named_parameters()}
-        self.passes.append(record)
-        self._current = None
-        return record
-
-    def at_batch(self, record: Pass, index: int, batch: Any) -> None:
-        labels = batch.get("labels") if isinstance(batch, Mapping) else None
-        record.labels.append(_as_tensor(labels).reshape(-1) if labels is not None
-                             else torch.zeros(0, dtype=torch.long))
-        self._current = (record, index)
-
-    def _hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-        logits = getattr(output, "logits", None)
-        if logits is None and isinstance(output, (tuple, list)) and output:
-            logits = output[-1] if len(output) > 1 else output[0]
-        if not isinstance(logits, Tensor):
-            return
-        logits = logits.detach().cpu().float()
-        predictions = logits.argmax(dim=-1).reshape(-1)
-        record, index = self._current if self._current else (None, -1)
-        loss = getattr(output, "loss", None)
-        if isinstance(loss, Tensor):
-            loss_value: float | None = float(loss.detach())
-        else:
-            loss_value = None
-            if record is not None and index < len(record.labels):
-                labels = record.labels[index]
-                if len(labels) == len(logits):
-                    loss_value = float(nn.functional.cross_entropy(logits, labels.long()))
-        forward = Forward(record.phase if record else "other", record.index if record else -1,
-                          index, module.training, torch.is_grad_enabled(), predictions,
-                          loss_value)
-        self.forwards.append(forward)
-        if record is not None:
-            record.forwards[index] = forward
-
-    def phase_passes(self, phase: str) -> list[Pass]:
-        return [p for p in self.passes if p.phase == phase]
-
-
-class WatchedLoader:
-    """A dataloader that tells the recorder when a pass starts and which batch is current."""
-
-    def __init__(self, loader: DataLoader, recorder: Recorder, phase: str,
-                 snapshot: bool = False) -> None:
-        self._loader = loader
-        self._recorder = recorder
-        self._phase = phase
-        self._snapshot = snapshot
-
-    def __len__(self) -> int:
-        return len(self._loader)
-
-    def __iter__(self):
-        record = self._recorder.start_pass(self._phase, self._snapshot)
-        for index, batch in enumerate(self._loader):
-            self._recorder.at_batch(record, index, batch)
-            yield batch
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._loader, name)
-
-
-def _as_tensor(values: Any) -> Tensor:
-    """Predictions or labels as a CPU tensor (from a tensor, an array, a list or a number)."""
-    if isinstance(values, Tensor):
-        return values.detach().cpu()
-    try:
-        return torch.as_tensor(values).detach().cpu()
-    except (TypeError, ValueError, RuntimeError):
-        if isinstance(values, Sequence):
-            parts = [_as_tensor(v).reshape(-1) for v in values]
-            return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long)
-        raise
+# The passes over a dataloader and the forward passes of each (watch.Recorder), shared with
+# every chapter: course_utils/checks/watch.py.
+Forward, Pass, Recorder, WatchedLoader = (watch.Forward, watch.Pass, watch.Recorder,
+                                          watch.WatchedLoader)
+_as_tensor = watch.as_tensor
 
 
 @dataclass
