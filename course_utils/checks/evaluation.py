@@ -44,7 +44,9 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from course_utils.feedback import Check, fmt
 from course_utils.i18n import _
 
-# re-read with the checker (checks.load), like the feedback core
+# re-read with the checker (checks.load), like the feedback core: nothing a notebook patched
+# in the watcher or the diagnosis earlier can change a verdict
+diagnosis = importlib.reload(importlib.import_module("course_utils.checks.diagnosis"))
 watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
 
 Tensor = torch.Tensor
@@ -546,7 +548,7 @@ def _run_evaluation_case(check: Check, evaluate_fn: Callable[..., Any], case: _C
                    f"model's predictions gives {_show(expected)}. Feed every batch's predictions "
                    "and labels to metric.add_batch and return metric.compute().")
     check.case()
-    problem = watch.device_problem(moves, moves.forward_unmoved, len(moves.forward_unmoved),
+    problem = diagnosis.device_problem(moves, moves.forward_unmoved, len(moves.forward_unmoved),
                                    device, model_required=False)
     return f"{case.name}: {_show(got)} on {len(first[1])} examples, as expected", problem
 
@@ -1014,52 +1016,35 @@ def _keep_best_scenario(check: Check, train_fn: Callable[..., Any], epochs: int,
 
 
 def _check_training_half(check: Check, spy: Any, epochs: int, lr: float, batches: int) -> None:
-    """The training half of keep-the-best: zeroed gradients, one step per batch, and the
-    learning rates of a linear decay over every step (or a constant lr, without a schedule)."""
+    """The training half of keep-the-best, judged by the shared diagnosis: the loop's order,
+    zeroed gradients, one step per batch, and the learning rates of a linear decay over every
+    step (or a constant lr, without a schedule)."""
     total = epochs * batches
     if not spy.steps:
         return  # named below, from the weights: "the optimizer never stepped"
-    dirty = spy.backwards.count(False)
-    if dirty:
-        never = "never zeroed" if spy.zero_calls == 0 else "not cleared before every backward"
-        check.fail(
-            f"gradients are {never}: {dirty} of {len(spy.backwards)} backward passes added to "
-            f"the gradients of an earlier batch (zero_grad() ran {spy.zero_calls} times for "
-            f"{len(spy.steps)} steps), so each step also applies old gradients. Call "
-            "optimizer.zero_grad() once per step, after optimizer.step()."
-        )
+    problem = diagnosis.zeroing_problem(spy)
+    if problem:
+        check.fail(problem)
     cleared = sum(1 for step in spy.steps if step.cleared)
     if cleared:
-        check.fail(f"zero_grad() runs between backward() and step(): {cleared} of "
-                   f"{len(spy.steps)} steps found the gradients already cleared. Zero them "
-                   "after optimizer.step() (or before backward()).")
+        check.fail(_("zero_grad() runs between backward() and step(): {cleared} of {steps} "
+                     "steps found the gradients already cleared. Zero them after "
+                     "optimizer.step() (or before backward()).").format(
+                         cleared=cleared, steps=len(spy.steps)))
     if len(spy.steps) != total:
-        check.fail(f"the optimizer stepped {len(spy.steps)} times; {epochs} epochs × {batches} "
-                   f"batches need {total} steps, one per batch.")
+        check.fail(_("the optimizer stepped {steps} times; {epochs} epochs × {batches} batches "
+                     "need {total} steps, one per batch.").format(
+                         steps=len(spy.steps), epochs=epochs, batches=batches, total=total))
     check.case()
     lrs = [step.lr for step in spy.steps]
-    expected = [lr * (1 - i / total) for i in range(total)]
     if abs(lrs[0] - lr) > 1e-9 * lr and lrs[0] != 0:
-        check.fail(f"the first step ran at lr = {fmt(lrs[0])}, not the lr argument "
-                   f"({fmt(lr)}): create AdamW with lr=lr.")
-    constant = all(abs(v - lrs[0]) <= 1e-12 for v in lrs)
-    index = None if constant else watch.first_divergence(lrs, expected, rtol=1e-6, atol=1e-12)
-    if index is not None:
-        zero = [i for i, v in enumerate(lrs) if v == 0]
-        shown = (f"step {index} ran at lr = {fmt(lrs[index])}; a linear decay from {fmt(lr)} "
-                 f"to 0 over all {total} steps ({epochs} epochs × {batches} batches) gives "
-                 f"{fmt(expected[index])} there")
-        if zero and zero[0] <= total - batches and len(zero) > 1:
-            sized = zero[0]
-            check.fail(
-                f"the learning rate reached 0 after {sized} of the {total} steps, so "
-                f"{len(zero)} steps (the later epochs) learned nothing ({shown}): the schedule "
-                f"is sized for {sized} steps — len(train_dataloader) is one epoch. Use "
-                "num_training_steps = epochs * len(train_dataloader)."
-            )
-        check.fail(f"{shown}. Create get_scheduler('linear', optimizer=optimizer, "
-                   "num_warmup_steps=0, num_training_steps=epochs * len(train_dataloader)) and "
-                   "call scheduler.step() after every optimizer.step().")
+        check.fail(_("the first step ran at lr = {first}, not the lr argument ({lr}): create "
+                     "AdamW with lr=lr.").format(first=fmt(lrs[0]), lr=fmt(lr)))
+    problem = diagnosis.schedule_problem(lrs, lr, total, epochs, batches,
+                                         schedulers=len(spy.schedulers),
+                                         stepped=len(spy.scheduler_steps), allow_constant=True)
+    if problem:
+        check.fail(problem)
     check.case()
 
 
@@ -1131,7 +1116,7 @@ def _check_training_run(check: Check, recorder: Recorder, spy: Any, history: Any
     if not torch.equal(reloaded, produced):
         check.fail(f"the checkpoint in save_dir predicts {_mismatched(reloaded, produced)} of "
                    f"{len(produced)} examples differently from epoch {epoch}'s evaluation.")
-    problem = watch.device_problem(spy.moves, spy.unmoved, len(spy.unmoved),
+    problem = diagnosis.device_problem(spy.moves, spy.unmoved, len(spy.unmoved),
                                    torch.device("cpu"))
     if problem:
         check.fail(problem)

@@ -11,12 +11,19 @@ for one exercise:
   instead of ``loss.item()``: every batch's graph stays alive).
 - :func:`pinned`: a student's function whose errors point at the student's own line, not at
   the deepest frame inside torch or transformers.
-- :func:`first_divergence`: the first position where two sequences of numbers differ, to say
-  *which* step went wrong and what it should have been.
+- :class:`Recorder` and :class:`WatchedLoader`: the passes over a dataloader and what each
+  batch's forward pass gave (predictions, loss, mode, gradients on), for evaluation loops.
+- :class:`AccelerateWatch`: one process of an Accelerate run (``prepare`` and its results,
+  ``backward``, ``accumulate`` blocks, gathers, new ``Accelerator()`` objects, batches moved by
+  hand); it patches classes, so it runs in a forked process (or is undone after).
 
-Chapter 2's training watcher (:class:`TrainingWatch`, forward passes and their mode, backward
-passes, ``zero_grad``, optimizer and scheduler steps with their learning rates) lives here too,
-and chapter 3's keep-the-best exercise uses it for its training half.
+What the trace *means* (the mistake, in words) is :mod:`course_utils.checks.diagnosis`'s job;
+``device_problem``, ``kept_graphs_message`` and ``first_divergence`` are importable from here
+too, where they used to live.
+
+:class:`TrainingWatch` records a training loop (forward passes and their mode, backward passes,
+``zero_grad``, optimizer and scheduler steps with their learning rates), for chapters 2 and 3;
+:class:`OptimizerWatch` the same for loops with no model (chapter 1).
 """
 
 from __future__ import annotations
@@ -35,7 +42,11 @@ import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from course_utils.i18n import _
+from course_utils.checks.diagnosis import (  # noqa: F401  (kept here: their old home)
+    device_problem,
+    first_divergence,
+    kept_graphs_message,
+)
 
 # --- where tensors and the model go ----------------------------------------------------------
 
@@ -127,37 +138,6 @@ class Moves:
                 if isinstance(value, torch.Tensor) and not self.moved(value)]
 
 
-def device_problem(moves: Moves, unmoved: Sequence[Sequence[str]], forwards: int,
-                   device: Any, model_required: bool = True) -> str | None:
-    """The device mistake in words, or None: model never moved, batches (or parts) unmoved.
-
-    ``model_required=False`` for exercises that get the model already on its device (an
-    evaluation function): only the batches are judged then.
-    """
-    if model_required and not moves.model_moves:
-        return _(
-            "the model is never moved to the device: model.to(device) was not called. Here "
-            "device is {device} and nothing breaks, but on a GPU the parameters would stay on "
-            "the CPU while the batches go to the GPU (or everything runs on the CPU). Call "
-            "model.to(device) once, before the loop."
-        ).format(device=device)
-    passes = [names for names in unmoved if names]
-    if passes:
-        names = list(dict.fromkeys(name for group in passes for name in group))
-        every = all(len(group) == len(passes[0]) for group in passes)
-        which = ", ".join(names)
-        everything = every and len(passes) == forwards and len(names) >= 3
-        part = (_("none of the batch's tensors ({which})") if everything
-                else _("{which} (the other inputs were moved)")).format(which=which)
-        return _(
-            "{count} of {forwards} forward passes got tensors that never went through "
-            ".to(device): {part}. Here device is {device} and nothing breaks, but on a GPU "
-            "the model would get CPU tensors and fail. Move every tensor of the "
-            "batch: batch = {{k: v.to(device) for k, v in batch.items()}}."
-        ).format(count=len(passes), forwards=forwards, part=part, device=device)
-    return None
-
-
 # --- values that still hold a graph -----------------------------------------------------------
 
 
@@ -170,15 +150,6 @@ def graph_tensors(values: Any) -> int:
     if isinstance(values, (list, tuple)):
         return sum(graph_tensors(v) for v in values)
     return 0
-
-
-def kept_graphs_message(count: int, total: int, what: str) -> str:
-    return (
-        f"{count} of the {total} {what} you returned are loss tensors that still hold their "
-        "autograd graph (requires_grad=True): every batch's graph, with all its activations, "
-        "stays in memory until the list is freed, and the numbers are not plain floats. "
-        "Record loss.item() instead of loss."
-    )
 
 
 # --- errors that point at the student's line ---------------------------------------------------
@@ -241,20 +212,6 @@ def scenario(check: Any, where: str):
         if message.startswith(prefix + where):
             raise
         check.fail(where + (message[len(prefix):] if message.startswith(prefix) else message))
-
-
-# --- where two runs part ------------------------------------------------------------------------
-
-
-def first_divergence(got: Sequence[float], want: Sequence[float], rtol: float = 1e-4,
-                     atol: float = 1e-6) -> int | None:
-    """The first index where ``got`` and ``want`` differ (or the shorter length), else None."""
-    for index, (a, b) in enumerate(zip(got, want, strict=False)):
-        if abs(a - b) > atol + rtol * abs(b):
-            return index
-    if len(got) != len(want):
-        return min(len(got), len(want))
-    return None
 
 
 # --- a training run: forwards, backwards, zero_grad, steps, schedulers ----------------------------
