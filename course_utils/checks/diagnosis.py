@@ -60,6 +60,7 @@ class Known:
 def divergence_message(quantity: str, unit: str, index: int, got: Sequence[float],
                        want: Sequence[float], advice: str = "") -> str:
     """'<quantity> leaves the reference at <unit> i: x instead of y (the first i matched)'."""
+    advice = advice.rstrip(".") + "." if advice else ""
     if index >= len(got) or index >= len(want):
         return _(
             "your run has {got} {unit}s of {quantity} where the reference has {want}{advice}"

@@ -545,6 +545,11 @@ class Recorder:
         self._current = None
         return record
 
+    def end_pass(self, record: Pass) -> None:
+        """The pass went through every batch: later forwards belong to no batch of it."""
+        if self._current is not None and self._current[0] is record:
+            self._current = None
+
     def at_batch(self, record: Pass, index: int, batch: Any) -> None:
         labels = batch.get("labels") if isinstance(batch, Mapping) else None
         record.labels.append(as_tensor(labels).reshape(-1) if labels is not None
@@ -599,6 +604,7 @@ class WatchedLoader:
         for index, batch in enumerate(self._loader):
             self._recorder.at_batch(record, index, batch)
             yield batch
+        self._recorder.end_pass(record)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
