@@ -365,3 +365,88 @@ def schedule_problem(lrs: Sequence[float], lr: float, total: int, epochs: int, b
           "num_training_steps=epochs * len(train_dataloader)) and call scheduler.step() "
           "after every optimizer.step()").format(lr=fmt(lr), total=total))
 
+
+# --- an evaluation: its mode, and what reached the metric ------------------------------------
+
+
+def evaluation_mode_problem(training: Sequence[bool], grad_enabled: Sequence[bool],
+                            flips: str = "") -> str | None:
+    """Evaluation forward passes that ran in train mode or with gradients on, in words.
+
+    ``training`` and ``grad_enabled``: one flag per forward pass; ``flips``: how many
+    predictions dropout changed, when the checker measured it."""
+    total = len(training)
+    in_train = sum(training)
+    if in_train:
+        return _(
+            "the evaluation ran in train mode: {in_train} of {total} forward passes had "
+            "model.training == True, so dropout kept switching off random activations and the "
+            "predictions change from run to run{flips}. Call model.eval() before the "
+            "evaluation loop."
+        ).format(in_train=in_train, total=total, flips=flips)
+    with_grad = sum(grad_enabled)
+    if with_grad:
+        return _(
+            "gradients were enabled during evaluation: {with_grad} of {total} forward passes "
+            "ran with torch.is_grad_enabled() == True, so PyTorch recorded a graph for every "
+            "batch that nothing will ever backpropagate through: memory and time for nothing. "
+            "Put the evaluation loop inside `with torch.no_grad():`."
+        ).format(with_grad=with_grad, total=len(grad_enabled))
+    return None
+
+
+def argmax_shape_message(predictions: int, references: int) -> str:
+    """An argmax over the wrong dimension (or none), from how many predictions came out."""
+    if predictions == 1:
+        return _(
+            "argmax without a dimension: you gave the metric 1 prediction for a batch of "
+            "{references} labels. `logits.argmax()` with no `dim` flattens the whole batch and "
+            "returns the position of its single largest logit. Use `logits.argmax(dim=-1)`: one "
+            "class per example."
+        ).format(references=references)
+    return _(
+        "argmax over the wrong dimension: you gave the metric {predictions} predictions for "
+        "{references} labels. The logits have shape (batch size, 2), one row per example and "
+        "one column per class, so `argmax(dim=0)` picks, for each class, the example with the "
+        "largest logit. Use `logits.argmax(dim=-1)`: the class with the largest logit, for each "
+        "example."
+    ).format(predictions=predictions, references=references)
+
+
+def prediction_problem(predictions: Any, references: Any) -> str | None:
+    """What makes ``predictions`` (a tensor) something other than one class index per example
+    of ``references``: logits, an argmax over the wrong dimension, decimals. None if nothing."""
+    if predictions.dim() >= 2:
+        return _(
+            "the predictions you gave the metric are logits, shape {shape}: the metric wants "
+            "one class index per example. Turn logits into predictions with "
+            "`logits.argmax(dim=-1)` first."
+        ).format(shape=tuple(predictions.shape))
+    flat = predictions.reshape(-1)
+    if len(flat) != len(references) and len(references) > 1:
+        return argmax_shape_message(len(flat), len(references))
+    if flat.is_floating_point() and not bool((flat == flat.round()).all()):
+        return _("the predictions you gave the metric are not class indices (they have "
+                 "decimals, like probabilities or logits): use `logits.argmax(dim=-1)`.")
+    return None
+
+
+def explain_metric_error(error: Exception) -> str | None:
+    """An error raised by a metric (or around it), explained; None when it is none of these."""
+    text = str(error)
+    if "Mismatch in the number of predictions" in text:
+        return _("the metric got a different number of predictions and references: check the "
+                 "argmax dimension (`logits.argmax(dim=-1)` gives one class per example)")
+    if "don't match the expected format" in text:
+        return _("the metric wants one class index (0 or 1) per example: pass "
+                 "`logits.argmax(dim=-1)`, not the logits or the model's output")
+    if "cache file doesn't exist" in text or "add` or `add_batch` at least once" in text:
+        return _("metric.compute() found nothing to score: it was called before any "
+                 "add_batch, or a second time (compute() empties the metric)")
+    if isinstance(error, AttributeError) and "SequenceClassifierOutput" in text:
+        return _("the model returns an output object, not a tensor: its scores are "
+                 "`outputs.logits`")
+    if "same device" in text:
+        return _("the batch and the model are on different devices: move every tensor of the "
+                 "batch with `.to(device)`")
+    return None

@@ -285,116 +285,22 @@ Forward, Pass, Recorder, WatchedLoader = (watch.Forward, watch.Pass, watch.Recor
 _as_tensor = watch.as_tensor
 
 
-@dataclass
-class Computed:
-    """One ``metric.compute()``: what had been added since the previous one, and the result."""
-
-    predictions: Tensor
-    references: Tensor
-    result: Any
-
-
-class WatchedMetric:
-    """Passes everything to a real metric, recording what goes in and what comes out.
-
-    An ``add_batch`` whose predictions cannot be one class per example (logits, an argmax over
-    the batch) stops the check at once with the mistake named.
-    """
+class WatchedMetric(watch.MetricWatch):
+    """A real metric, watched (watch.MetricWatch): predictions that cannot be one class per
+    example stop the check at once, with the mistake named (diagnosis.prediction_problem)."""
 
     def __init__(self, metric: Any, check: Check) -> None:
-        self._metric = metric
-        self._check = check
-        self._pending: list[tuple[Tensor, Tensor]] = []
-        self.computed: list[Computed] = []
-        self.calls = 0
-
-    def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any):
-        self._record(predictions, references)
-        return self._metric.add_batch(predictions=predictions, references=references, **kwargs)
-
-    def add(self, *, prediction: Any = None, reference: Any = None, **kwargs: Any):
-        self._record([prediction] if prediction is not None else None,
-                     [reference] if reference is not None else None)
-        return self._metric.add(prediction=prediction, reference=reference, **kwargs)
-
-    def compute(self, *, predictions: Any = None, references: Any = None, **kwargs: Any):
-        if predictions is not None or references is not None:
-            self._record(predictions, references)
-        added = self._pending
-        self._pending = []
-        result = self._metric.compute(predictions=predictions, references=references, **kwargs)
-        self.computed.append(Computed(
-            torch.cat([p for p, _ in added]) if added else torch.zeros(0, dtype=torch.long),
-            torch.cat([r for _, r in added]) if added else torch.zeros(0, dtype=torch.long),
-            result,
-        ))
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._metric, name)
-
-    def _record(self, predictions: Any, references: Any) -> None:
-        self.calls += 1
-        if predictions is None or references is None:
-            return  # the metric itself will complain
-        try:
-            preds, refs = _as_tensor(predictions), _as_tensor(references).reshape(-1)
-        except (TypeError, ValueError, RuntimeError):
-            return
-        if preds.dim() >= 2:
-            self._check.fail(
-                f"the predictions you gave the metric are logits, shape {tuple(preds.shape)}: "
-                "the metric wants one class index per example. Turn logits into predictions "
-                "with `logits.argmax(dim=-1)` first."
-            )
-        preds = preds.reshape(-1)
-        if len(preds) != len(refs) and len(refs) > 1:
-            self._check.fail(_argmax_shape_message(len(preds), len(refs)))
-        if preds.is_floating_point() and not torch.equal(preds, preds.round()):
-            self._check.fail(
-                "the predictions you gave the metric are not class indices (they have decimals, "
-                "like probabilities or logits): use `logits.argmax(dim=-1)`."
-            )
-        self._pending.append((preds.long(), refs.long()))
+        super().__init__(metric, on_added=lambda predictions, references: _fail_if(
+            check, diagnosis.prediction_problem(predictions, references)))
 
 
-def _argmax_shape_message(predictions: int, references: int) -> str:
-    if predictions == 1:
-        return (
-            f"argmax without a dimension: you gave the metric 1 prediction for a batch of "
-            f"{references} labels. `logits.argmax()` with no `dim` flattens the whole batch and "
-            "returns the position of its single largest logit. Use `logits.argmax(dim=-1)`: one "
-            "class per example."
-        )
-    return (
-        f"argmax over the wrong dimension: you gave the metric {predictions} predictions for "
-        f"{references} labels. The logits have shape (batch size, 2), one row per example and "
-        "one column per class, so `argmax(dim=0)` picks, for each class, the example with the "
-        "largest logit. Use `logits.argmax(dim=-1)`: the class with the largest logit, for each "
-        "example."
-    )
+def _fail_if(check: Check, problem: str | None) -> None:
+    if problem:
+        check.fail(problem)
 
 
-def _explain_metric_error(error: Exception) -> str | None:
-    text = str(error)
-    if "Mismatch in the number of predictions" in text:
-        return ("the metric got a different number of predictions and references: check the "
-                "argmax dimension (`logits.argmax(dim=-1)` gives one class per example)")
-    if "don't match the expected format" in text:
-        return ("the metric wants one class index (0 or 1) per example: pass "
-                "`logits.argmax(dim=-1)`, not the logits or the model's output")
-    if "cache file doesn't exist" in text or "add` or `add_batch` at least once" in text:
-        return ("metric.compute() found nothing to score: it was called before any add_batch, "
-                "or a second time (compute() empties the metric)")
-    if isinstance(error, AttributeError) and "SequenceClassifierOutput" in text:
-        return ("the model returns an output object, not a tensor: its scores are "
-                "`outputs.logits`")
-    if "same device" in text:
-        return ("the batch and the model are on different devices: move every tensor of the "
-                "batch with `.to(device)`")
-    return None
+_argmax_shape_message = diagnosis.argmax_shape_message
+_explain_metric_error = diagnosis.explain_metric_error
 
 
 def _explain_training_error(error: Exception) -> str | None:
@@ -410,23 +316,8 @@ def _explain_training_error(error: Exception) -> str | None:
 
 def _mode_problems(check: Check, forwards: list[Forward], flips: str = "") -> None:
     """Fail if an evaluation forward pass ran in train mode or with gradients."""
-    total = len(forwards)
-    in_train = sum(f.training for f in forwards)
-    if in_train:
-        check.fail(
-            f"the evaluation ran in train mode: {in_train} of {total} forward passes had "
-            "model.training == True, so dropout kept switching off random activations and the "
-            f"predictions change from run to run{flips}. Call model.eval() before the "
-            "evaluation loop."
-        )
-    with_grad = sum(f.grad_enabled for f in forwards)
-    if with_grad:
-        check.fail(
-            f"gradients were enabled during evaluation: {with_grad} of {total} forward passes "
-            "ran with torch.is_grad_enabled() == True, so PyTorch recorded a graph for every "
-            "batch that nothing will ever backpropagate through: memory and time for nothing. "
-            "Put the evaluation loop inside `with torch.no_grad():`."
-        )
+    _fail_if(check, diagnosis.evaluation_mode_problem(
+        [f.training for f in forwards], [f.grad_enabled for f in forwards], flips))
 
 
 def _result_dict(check: Check, result: Any, what: str) -> dict[str, float]:

@@ -872,3 +872,72 @@ def stop_accelerate_watch() -> None:
     while _CLASS_UNDO:
         owner, name, old = _CLASS_UNDO.pop()
         setattr(owner, name, old)
+
+
+# --- a metric: what was added, and what each compute() scored ----------------------------------
+
+
+@dataclass
+class Computed:
+    """One ``metric.compute()``: what had been added since the previous one, and the result."""
+
+    predictions: torch.Tensor
+    references: torch.Tensor
+    result: Any
+
+
+def _joined(parts: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long)
+
+
+class MetricWatch:
+    """Passes everything to a real metric (``add_batch``, ``add``, ``compute``), recording what
+    goes in and what each ``compute()`` scored (:class:`Computed`).
+
+    ``on_added(predictions, references)`` sees every addition as tensors, before the metric
+    does (a checker stops there when the predictions cannot be one class per example).
+    """
+
+    def __init__(self, metric: Any,
+                 on_added: Callable[[torch.Tensor, torch.Tensor], None] | None = None) -> None:
+        self._metric = metric
+        self._on_added = on_added
+        self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.computed: list[Computed] = []
+        self.calls = 0
+
+    def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any):
+        self._record(predictions, references)
+        return self._metric.add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction: Any = None, reference: Any = None, **kwargs: Any):
+        self._record([prediction] if prediction is not None else None,
+                     [reference] if reference is not None else None)
+        return self._metric.add(prediction=prediction, reference=reference, **kwargs)
+
+    def compute(self, *, predictions: Any = None, references: Any = None, **kwargs: Any):
+        if predictions is not None or references is not None:
+            self._record(predictions, references)
+        added = self._pending
+        self._pending = []
+        result = self._metric.compute(predictions=predictions, references=references, **kwargs)
+        self.computed.append(Computed(_joined([p for p, _r in added]),
+                                      _joined([r for _p, r in added]), result))
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._metric, name)
+
+    def _record(self, predictions: Any, references: Any) -> None:
+        self.calls += 1
+        if predictions is None or references is None:
+            return  # the metric itself will complain
+        try:
+            preds, refs = as_tensor(predictions), as_tensor(references).reshape(-1)
+        except (TypeError, ValueError, RuntimeError):
+            return
+        if self._on_added is not None:
+            self._on_added(preds, refs)
+        self._pending.append((preds.reshape(-1).long(), refs.long()))
