@@ -201,8 +201,9 @@ def test_gather_predictions_accepts_correct_answers(answer, capsys) -> None:
     [
         (gather_plain, ["gather instead of gather_for_metrics", "24 rows", "21"]),
         (gather_nothing, ["this process's share", "gather_for_metrics"]),
-        (gather_in_train_mode, ["train mode", "model.eval()"]),
-        (gather_with_gradients, ["gradients enabled", "torch.no_grad()"]),
+        (gather_in_train_mode, ["the evaluation ran in train mode", "model.eval()"]),
+        (gather_with_gradients, ["gradients were enabled during evaluation",
+                                 "torch.no_grad()"]),
         (gather_logits, ["those are logits", "argmax(dim=-1)"]),
         (gather_moved_by_hand, ["moved by hand", "accelerator.device"]),
         (gather_stub, ["not answered yet"]),

@@ -55,6 +55,12 @@ def test_closest_prefers_an_exact_match_then_the_longest_agreement():
     assert diagnosis.closest([9.0], runs) is None
 
 
+def test_plural():
+    assert [diagnosis.plural(n, w) for n, w in ((1, "batch"), (2, "batch"), (2, "epoch"),
+                                                 (3, "backward pass"), (2, "process"))] == [
+        "1 batch", "2 batches", "2 epochs", "3 backward passes", "2 processes"]
+
+
 def test_messages_go_through_the_translation_function(monkeypatch):
     monkeypatch.setattr(diagnosis, "_", lambda text: "» " + text)
     message = diagnosis.diagnose([2.0], [1.0], quantity="x")

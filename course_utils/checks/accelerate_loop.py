@@ -548,17 +548,7 @@ def _judge_gathered(check: Check, result: dict, num_rows: int, processes: int) -
     if any(moved for _, _, moved in forwards):
         check.fail(_moved_message(result["moved_to"]))
     check.case()
-    if any(training for training, _, _ in forwards):
-        check.fail(
-            "the model was in train mode during the evaluation (the checker hands it over in "
-            "train mode, with dropout on): call model.eval() first, or the predictions are "
-            "random."
-        )
-    if any(grad for _, grad, _ in forwards):
-        check.fail(
-            "evaluation runs with gradients enabled: wrap the forward pass in "
-            "`with torch.no_grad():` (nothing is trained here, and the graph costs memory)."
-        )
+    _judge_evaluation_mode(check, forwards)
     check.case()
     preds, labels = answer
     padded = local * processes
@@ -609,6 +599,14 @@ def _judge_gathered(check: Check, result: dict, num_rows: int, processes: int) -
         check.fail(f"{wrong} of {num_rows} predictions differ from the model's (the checker "
                    "took argmax(dim=-1) of the logits in eval mode).")
     check.case()
+
+
+def _judge_evaluation_mode(check: Check, forwards: list) -> None:
+    """The evaluation's forward passes (training, grad enabled, moved) by the shared rules."""
+    problem = diagnosis.evaluation_mode_problem([f[0] for f in forwards],
+                                                [f[1] for f in forwards])
+    if problem:
+        check.fail(problem)
 
 
 def _argmax_over_examples(gathered: list[list[int]]) -> tuple[int, int] | None:
@@ -1002,11 +1000,7 @@ def _judge_evaluation(check: Check, result: dict, num_rows: int, processes: int)
                    "on the prepared eval_dataloader.")
     if any(moved for _, _, moved in forwards):
         check.fail(_moved_message(result["moved_to"]))
-    if any(training for training, _, _ in forwards):
-        check.fail("the evaluation ran in train mode: call model.eval() before it.")
-    if any(grad for _, grad, _ in forwards):
-        check.fail("the evaluation ran with gradients enabled: put the forward pass under "
-                   "`with torch.no_grad():`.")
+    _judge_evaluation_mode(check, forwards)
     check.case()
     scored, calls = result["scored"], result["calls"]
     if not scored:

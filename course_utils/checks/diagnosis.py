@@ -110,7 +110,7 @@ def plural(n: int, word: str) -> str:
     """``1 batch``, ``2 batches``, ``3 steps``, ``2 backward passes``."""
     if n == 1:
         return f"{n} {word}"
-    return f"{n} {word}{'es' if word.endswith(('s', 'ch', 'sh', 'x')) else 's'}"
+    return f"{n} {word}{'es' if word.endswith(('s', 'sh', 'x', 'batch')) else 's'}"
 
 
 # --- the trace of a training loop (a watch.TrainingWatch) -----------------------------------
