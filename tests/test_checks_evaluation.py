@@ -92,8 +92,19 @@ def evaluate_lists_one_by_one(model, dataloader, metric, device):
     return dict(metric.compute())
 
 
+def evaluate_batch_to(model, dataloader, metric, device):
+    """The batches are BatchEncodings, as DataCollatorWithPadding makes them: .to moves all."""
+    model.eval()
+    with torch.no_grad():
+        for batch in dataloader:
+            batch = batch.to(device)
+            metric.add_batch(predictions=model(**batch).logits.argmax(-1),
+                             references=batch["labels"])
+    return metric.compute()
+
+
 @pytest.mark.parametrize("answer", [evaluate_add_batch, evaluate_collect_then_compute,
-                                    evaluate_lists_one_by_one])
+                                    evaluate_lists_one_by_one, evaluate_batch_to])
 def test_evaluate_model_accepts_correct_answers(answer, capsys):
     line = passes(check.evaluate_model, answer, capsys)
     assert "on 100 examples, as expected" in line and "eval mode, no gradients" in line

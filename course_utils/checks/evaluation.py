@@ -192,8 +192,11 @@ class PairDataset(Dataset):
         return self.rows[index]
 
 
-def collate_pairs(rows: list[dict[str, Any]]) -> dict[str, Tensor]:
-    """Pad a list of examples to the longest one: what DataCollatorWithPadding does."""
+def collate_pairs(rows: list[dict[str, Any]]) -> Any:
+    """Pad a list of examples to the longest one: what DataCollatorWithPadding does, and a
+    ``BatchEncoding`` like its batches (so ``batch.to(device)`` works as in the notebook)."""
+    from transformers import BatchEncoding
+
     length = max(len(row["input_ids"]) for row in rows)
     input_ids = torch.full((len(rows), length), PAD_ID, dtype=torch.long)
     token_type_ids = torch.zeros_like(input_ids)
@@ -203,9 +206,9 @@ def collate_pairs(rows: list[dict[str, Any]]) -> dict[str, Tensor]:
         input_ids[i, :n] = torch.tensor(row["input_ids"])
         token_type_ids[i, :n] = torch.tensor(row["token_type_ids"])
         attention_mask[i, :n] = 1
-    return {"input_ids": input_ids, "token_type_ids": token_type_ids,
-            "attention_mask": attention_mask,
-            "labels": torch.tensor([row["labels"] for row in rows])}
+    return BatchEncoding({"input_ids": input_ids, "token_type_ids": token_type_ids,
+                          "attention_mask": attention_mask,
+                          "labels": torch.tensor([row["labels"] for row in rows])})
 
 
 def pair_dataloader(dataset: Dataset, batch_size: int = 8, shuffle: bool = False,
