@@ -462,7 +462,8 @@ def test_the_visible_check_already_has_a_case_without_positives():
 
 def make_trainer(*, train_once=False, never_train=False, eval_mode=True, no_grad=True,
                  save="best", evaluate_at_end=False, keep_lists=False, last_loss=False,
-                 step=True, criterion="accuracy", move_model=True, move_batches=True):
+                 step=True, criterion="accuracy", move_model=True, move_batches=True,
+                 step_first=False, zero=True):
     """The reference training function, or one with a named mistake switched on."""
 
     def train_and_keep_best(model, train_dataloader, eval_dataloader, epochs, lr, device,
@@ -497,11 +498,15 @@ def make_trainer(*, train_once=False, never_train=False, eval_mode=True, no_grad
             total = 0.0
             for batch in train_dataloader:
                 loss = model(**(to_device(batch, device) if move_batches else batch)).loss
-                loss.backward()
-                if step:
+                if step_first:
                     optimizer.step()
                     scheduler.step()
-                optimizer.zero_grad()
+                loss.backward()
+                if step and not step_first:
+                    optimizer.step()
+                    scheduler.step()
+                if zero:
+                    optimizer.zero_grad()
                 total += loss.item()
             if evaluate_at_end and epoch < epochs - 1:
                 history.append({"train_loss": total / len(train_dataloader), "accuracy": 0.0,
@@ -573,6 +578,8 @@ def test_default_scenario_has_a_best_epoch_before_the_last(capsys):
         (make_trainer(last_loss=True), ["loss of the epoch's last batch"]),
         (make_trainer(step=False), ["the weights did not change", "optimizer.step()"]),
         (make_trainer(move_model=False), ["the model is never moved to the device"]),
+        (make_trainer(step_first=True), ["optimizer.step() runs before loss.backward()"]),
+        (make_trainer(zero=False), ["gradients are never zeroed: optimizer.step() ran 96"]),
         (make_trainer(move_batches=False), ["forward passes got tensors that never went",
                                             "v.to(device)"]),
     ],

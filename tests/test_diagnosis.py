@@ -118,6 +118,13 @@ def test_a_right_loop_passes_every_rule():
     assert diagnosis.zeroing_problem(spy) is None
 
 
+def test_check_loop_can_leave_the_mode_to_the_caller():
+    """A run that also evaluates has eval-mode forwards that are right: the caller judges."""
+    with Check("loop") as check:
+        diagnosis.check_loop(check, _loop("eval"), train_mode=False)
+    assert diagnosis.train_mode_problem(_loop("eval")) is not None
+
+
 def test_zeroing_problem_and_step_count():
     message = diagnosis.zeroing_problem(_loop("never zeroed"))
     assert "gradients are never zeroed: optimizer.step() ran 3 times" in message

@@ -116,10 +116,11 @@ def plural(n: int, word: str) -> str:
 # --- the trace of a training loop (a watch.TrainingWatch) -----------------------------------
 
 
-def check_loop(check: Any, spy: Any) -> None:
+def check_loop(check: Any, spy: Any, train_mode: bool = True) -> None:
     """The mistakes that break any training loop, in the order a student fixes them: no
     backward, no step, eval mode, step before backward, steps without a backward, zero_grad
-    between backward and step. ``spy`` is a :class:`~course_utils.checks.watch.TrainingWatch`."""
+    between backward and step. ``spy`` is a :class:`~course_utils.checks.watch.TrainingWatch`;
+    ``train_mode=False`` leaves the mode to the caller (a run that evaluates too)."""
     if not spy.backwards:
         moved = _(" (the parameters did not move)") if spy.steps else ""
         check.fail(_(
@@ -133,7 +134,7 @@ def check_loop(check: Any, spy: Any) -> None:
             "applied them, so the parameters did not move."
         ).format(passes=plural(len(spy.backwards), "backward pass")))
     check.case()
-    problem = train_mode_problem(spy)
+    problem = train_mode_problem(spy) if train_mode else None
     if problem:
         check.fail(problem)
     check.case()

@@ -916,6 +916,7 @@ def _check_training_half(check: Check, spy: Any, epochs: int, lr: float, batches
     total = epochs * batches
     if not spy.steps:
         return  # named below, from the weights: "the optimizer never stepped"
+    diagnosis.check_loop(check, spy, train_mode=False)  # the mode: judged per epoch above
     problem = diagnosis.zeroing_problem(spy)
     if problem:
         check.fail(problem)
