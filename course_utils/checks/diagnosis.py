@@ -292,8 +292,8 @@ def schedule_problem(lrs: Sequence[float], lr: float, total: int, epochs: int, b
     where a constant learning rate (no scheduler at all) is a right answer too.
     """
     expected = linear(lr, total)
-    if matches(lrs, expected, rtol=1e-6, atol=1e-12):
-        return None
+    if not lrs or matches(lrs, expected, rtol=1e-6, atol=1e-12):
+        return None  # no step at all: the loop's own rules name that
     constant = bool(lrs) and all(abs(v - lrs[0]) <= 1e-12 * max(abs(lr), 1.0) for v in lrs)
     if allow_constant and constant and not schedulers:
         return None
