@@ -48,6 +48,17 @@ def test_diagnose_points_at_the_first_divergence_when_no_bug_matches():
     assert "your run has 1 steps of the loss where the reference has 2" in short
 
 
+def test_loss_problem_tells_returned_from_trained_losses():
+    reference = [0.7, 0.6, 0.5]
+    assert diagnosis.loss_problem(reference, reference, reference, "step", "") is None
+    recomputed = diagnosis.loss_problem([0.65, 0.55, 0.45], reference, reference, "batch", "")
+    assert "not the ones backward() ran on: at batch 0 you returned 0.65" in recomputed
+    other = diagnosis.loss_problem([0.7, 0.9, 0.5], reference, [0.7, 0.9, 0.5], "step",
+                                   "Check the loss")
+    assert "the loss leaves the reference at step 1: 0.9 where the reference gives 0.6" in other
+    assert other.endswith("Check the loss.")
+
+
 def test_closest_prefers_an_exact_match_then_the_longest_agreement():
     runs = {"reference": [1.0, 2.0, 3.0], "bug": [1.0, 2.0, 4.0], "other": [0.0]}
     assert diagnosis.closest([1.0, 2.0, 4.0], runs) == "bug"

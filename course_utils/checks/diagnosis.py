@@ -113,6 +113,31 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'es' if word.endswith(('s', 'sh', 'x', 'batch')) else 's'}"
 
 
+# --- the losses a training loop returned ------------------------------------------------------
+
+
+def loss_problem(losses: Sequence[float], reference: Sequence[float],
+                 backward_losses: Sequence[float], unit: str, advice: str) -> str | None:
+    """The returned losses against the reference run's, or None when they follow it.
+
+    A known bug first: the losses backward() ran on (the trace) follow the reference but the
+    returned ones do not, so the function returns other losses than those it trained on (a
+    loss recomputed after the step, say). Else the first divergence, with ``advice``."""
+    index = first_divergence(losses, reference)
+    if index is None:
+        return None
+    trained = list(backward_losses)
+    if (index < len(trained) and index < len(losses)
+            and first_divergence(trained[: index + 1], reference[: index + 1]) is None):
+        return _(
+            "the losses you returned are not the ones backward() ran on: at {unit} {index} you "
+            "returned {got}, but backward() ran on {trained}, as in the reference run. Return "
+            "loss.item() of the very loss you called backward() on, before the step changes "
+            "the model."
+        ).format(unit=unit, index=index, got=fmt(losses[index]), trained=fmt(trained[index]))
+    return divergence_message(_("the loss"), unit, index, losses, reference, advice)
+
+
 # --- the trace of a training loop (a watch.TrainingWatch) -----------------------------------
 
 

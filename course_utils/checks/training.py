@@ -35,6 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils.feedback import Check, fmt
+from course_utils.i18n import _
 
 # re-read with the checker (checks.load), like the feedback core: nothing a notebook patched
 # in the watcher or the diagnosis earlier can change a verdict
@@ -615,15 +616,13 @@ def fine_tune(fine_tune: Callable, epochs: int = 2, lr: float = 2e-3, batch_size
             torch.manual_seed(seed)
             ref_losses, _weights_after = reference_fine_tune(
                 reference, _mrpc_loader(tokenized, tokenizer, batch_size), epochs, lr, target)
-        if not _close_lists(losses, ref_losses):
-            index = next(i for i, (a, b) in enumerate(zip(losses, ref_losses, strict=True))
-                         if abs(a - b) > 1e-6 + 1e-4 * abs(b))
-            check.fail(
-                f"the loss of step {index} is {fmt(losses[index])}; the reference loop gets "
-                f"{fmt(ref_losses[index])}. Use the model's own loss (model(**batch).loss), "
-                "torch.optim.AdamW(model.parameters(), lr=lr) with its defaults, and no extra "
-                "changes to the gradients."
-            )
+        problem = diagnosis.loss_problem(
+            losses, ref_losses, spy.backward_losses, _("step"),
+            _("Use the model's own loss (model(**batch).loss), torch.optim.AdamW("
+              "model.parameters(), lr=lr) with its defaults, and no extra changes to the "
+              "gradients"))
+        if problem:
+            check.fail(problem)
         check.case(f"{total} steps; final loss {losses[-1]:.3f}; reference {ref_losses[-1]:.3f}")
 
 
