@@ -226,25 +226,19 @@ def train_one_epoch(train_one_epoch: Callable, num_batches: int = 6, batch_size:
 
 def _name_loss_divergence(spy: _Spy, index: int, losses: list[float], ref_losses: list[float],
                           batches: int) -> str:
-    """Why the returned losses part from the reference's at ``index``: the first divergence."""
-    shown = (f"the loss you returned for batch {index} is {fmt(losses[index])}; the reference "
-             f"loop's is {fmt(ref_losses[index])}")
-    trained = spy.backward_losses
+    """Why the returned losses part from the reference's: the shared diagnosis, and how many
+    forward passes ran when the returned losses were computed again."""
+    message = diagnosis.loss_problem(
+        losses, ref_losses, spy.backward_losses, _("batch"),
+        _("That batch is where your training departs from forward → loss → backward → step "
+          "with zeroed gradients. Return loss.item() of each batch, computed with "
+          "loss_fn(model(inputs), targets) before the step")) or ""
     forwards = len(spy.forward_modes)
-    if (len(trained) > index and diagnosis.first_divergence(trained[: index + 1],
-                                                         ref_losses[: index + 1]) is None):
-        extra = (f" Your function ran {forwards} forward passes for {batches} batches: the "
-                 "extra ones computed the losses you returned (after optimizer.step() the "
-                 "model has changed, so a recomputed loss is not the batch's training loss)."
-                 if forwards > batches else "")
-        return (f"the losses you returned are not the ones backward() ran on: {shown}, and "
-                f"backward() ran on {fmt(trained[index])}.{extra} Return loss.item() of the "
-                "very loss you called backward() on.")
-    matched = f"The first {index} batches matched, so b" if index else "B"
-    return (f"{shown}. {matched}atch {index} is where your training departs from forward → "
-            "loss → backward → step with zeroed gradients. "
-            "Return loss.item() of each batch, computed with loss_fn(model(inputs), targets) "
-            "before the step.")
+    if forwards > batches and "backward() ran on" in message:
+        message += _(" Your function ran {forwards} forward passes for {batches} batches: the "
+                     "extra ones computed the losses you returned.").format(
+                         forwards=forwards, batches=batches)
+    return message
 
 
 # --- Exercises 2 and 3: the MRPC data pipeline ----------------------------------------------
