@@ -1,13 +1,14 @@
 """The blind answers (tests/fixtures/blind_answers/): each wrong one fails, each right one passes.
 
 164 answers written by someone who had not read the checkers or their tests, from the student
-notebooks and a list of classic training-loop bugs (113 wrong, 51 right; INDEX.md lists them).
+notebooks and a list of classic training-loop bugs (112 wrong, 52 right; INDEX.md lists them;
+one written as wrong was reclassified as right in issue 14).
 Each is run exactly as a graded cell runs it: ``checks.load(<chapter>)`` and the solution
 notebook's visible check, then its hidden ones (tools/measure_checkers.py). A wrong answer must
 fail, and where it is classified ``named`` the message must hold the classification's key
-phrase; a right answer must pass every call. The few wrong answers the course accepts on
-purpose (an existing right answer of the tests does the same) are expected failures, strict:
-the day a checker catches them, the test says so.
+phrase; a right answer must pass every call. A wrong answer the course accepts on purpose
+(classified ``accepted``; none since issue 14 decided the last three) is an expected failure,
+strict: the day a checker catches it, the test says so.
 
 One test file per chapter (test_blind_answers_<n>.py), so ``--dist loadfile`` spreads them.
 """

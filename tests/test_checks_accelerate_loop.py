@@ -201,8 +201,9 @@ def test_gather_predictions_accepts_correct_answers(answer, capsys) -> None:
     [
         (gather_plain, ["gather instead of gather_for_metrics", "24 rows", "21"]),
         (gather_nothing, ["this process's share", "gather_for_metrics"]),
-        (gather_in_train_mode, ["train mode", "model.eval()"]),
-        (gather_with_gradients, ["gradients enabled", "torch.no_grad()"]),
+        (gather_in_train_mode, ["the evaluation ran in train mode", "model.eval()"]),
+        (gather_with_gradients, ["gradients were enabled during evaluation",
+                                 "torch.no_grad()"]),
         (gather_logits, ["those are logits", "argmax(dim=-1)"]),
         (gather_moved_by_hand, ["moved by hand", "accelerator.device"]),
         (gather_stub, ["not answered yet"]),
@@ -313,6 +314,18 @@ def accumulate_unprepared_optimizer(accelerator, model, optimizer, train_dataloa
                 optimizer.zero_grad()
 
 
+def accumulate_zero_first_inside(accelerator, model, optimizer, train_dataloader, num_epochs):
+    """Chapter 2's order (zero, forward, backward, step) moved inside accumulate: wrong there."""
+    model, optimizer, train_dataloader = accelerator.prepare(model, optimizer, train_dataloader)
+    model.train()
+    for _ in range(num_epochs):
+        for batch in train_dataloader:
+            with accelerator.accumulate(model):
+                optimizer.zero_grad()
+                accelerator.backward(model(**batch).loss)
+                optimizer.step()
+
+
 def accumulate_in_eval_mode(accelerator, model, optimizer, train_dataloader, num_epochs):
     model, optimizer, train_dataloader = accelerator.prepare(model, optimizer, train_dataloader)
     for _ in range(num_epochs):
@@ -342,10 +355,21 @@ def test_train_accumulating_accepts_correct_answers(answer, capsys) -> None:
         (accumulate_never_zeroed, ["gradients are never zeroed"]),
         (accumulate_unprepared_optimizer, ["optimizer never went through accelerator.prepare"]),
         (accumulate_in_eval_mode, ["trained in eval mode", "model.train()"]),
+        (accumulate_zero_first_inside, ["optimizer.zero_grad() runs first inside "
+                                        "accelerator.accumulate", "6 updates used only their "
+                                        "last batch instead of 2", "zero after the step"]),
     ],
 )
 def test_train_accumulating_names_the_mistake(answer, phrases) -> None:
     fails_with(check.train_accumulating, answer, *phrases)
+
+
+def test_zero_grad_first_inside_accumulate_is_named_with_longer_windows() -> None:
+    """By name, not as a weight difference, whatever the window length."""
+    message = fails_with(check.train_accumulating, accumulate_zero_first_inside,
+                         "runs first inside accelerator.accumulate", "instead of 4",
+                         gradient_accumulation_steps=4, num_rows=40, world_size=1, seed=1)
+    assert "weights differ" not in message
 
 
 # --- exercise 3: training_function ----------------------------------------------------------

@@ -84,15 +84,27 @@ def evaluate_lists_one_by_one(model, dataloader, metric, device):
     model.eval()
     for batch in dataloader:
         with torch.no_grad():
-            probabilities = model(**batch).logits.softmax(dim=-1)
+            probabilities = model(**{k: v.to(device) for k, v in batch.items()}).logits.softmax(
+                dim=-1)
         for prediction, label in zip(probabilities.argmax(-1).tolist(),
                                      batch["labels"].tolist(), strict=True):
             metric.add(prediction=prediction, reference=label)
     return dict(metric.compute())
 
 
+def evaluate_batch_to(model, dataloader, metric, device):
+    """The batches are BatchEncodings, as DataCollatorWithPadding makes them: .to moves all."""
+    model.eval()
+    with torch.no_grad():
+        for batch in dataloader:
+            batch = batch.to(device)
+            metric.add_batch(predictions=model(**batch).logits.argmax(-1),
+                             references=batch["labels"])
+    return metric.compute()
+
+
 @pytest.mark.parametrize("answer", [evaluate_add_batch, evaluate_collect_then_compute,
-                                    evaluate_lists_one_by_one])
+                                    evaluate_lists_one_by_one, evaluate_batch_to])
 def test_evaluate_model_accepts_correct_answers(answer, capsys):
     line = passes(check.evaluate_model, answer, capsys)
     assert "on 100 examples, as expected" in line and "eval mode, no gradients" in line
@@ -218,6 +230,25 @@ def returns_tuple(model, dataloader, metric, device):
     return result["accuracy"], result["f1"]
 
 
+def batch_not_moved(model, dataloader, metric, device):
+    model.eval()
+    with torch.no_grad():
+        for batch in dataloader:
+            logits = model(**batch).logits
+            metric.add_batch(predictions=logits.argmax(dim=-1), references=batch["labels"])
+    return metric.compute()
+
+
+def labels_moved_inputs_not(model, dataloader, metric, device):
+    model.eval()
+    with torch.no_grad():
+        for batch in dataloader:
+            labels = batch.pop("labels").to(device)
+            logits = model(**batch).logits
+            metric.add_batch(predictions=logits.argmax(dim=-1), references=labels)
+    return metric.compute()
+
+
 def never_calls_model(model, dataloader, metric, device):
     return {"accuracy": 0.5, "f1": 0.5}
 
@@ -243,6 +274,9 @@ def never_calls_model(model, dataloader, metric, device):
         (input_ids_only, ["not the argmax of the model's logits", "attention_mask"]),
         (returns_tuple, ["should be a dict", "tuple"]),
         (never_calls_model, ["never called"]),
+        (batch_not_moved, ["13 of 13 forward passes got tensors that never went through",
+                           "none of the batch's tensors", "v.to(device)"]),
+        (labels_moved_inputs_not, ["13 of 13 forward passes", "input_ids"]),
     ],
 )
 def test_evaluate_model_names_each_mistake(answer, phrases):
@@ -295,7 +329,20 @@ def f1_tensors(predictions, labels):
     tp = ((predictions == 1) & (labels == 1)).sum()
     wrong = (predictions != labels).sum()
     f1 = 2 * tp / (2 * tp + wrong) if 2 * tp + wrong > 0 else torch.tensor(0.0)
-    return {"accuracy": (predictions == labels).double().mean(), "f1": f1}
+    return {"accuracy": (predictions == labels).double().mean().item(), "f1": float(f1)}
+
+
+def tensor_accuracy(predictions, labels):
+    tp, fp, fn, _tn = _parts(predictions, labels)
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return {"accuracy": (predictions == labels).sum() / len(labels), "f1": f1}
+
+
+def tensor_f1(predictions, labels):
+    tp = ((predictions == 1) & (labels == 1)).sum()
+    wrong = (predictions != labels).sum()
+    f1 = 2 * tp / (2 * tp + wrong) if 2 * tp + wrong > 0 else torch.tensor(0.0)
+    return {"accuracy": (predictions == labels).double().mean().item(), "f1": f1}
 
 
 @pytest.mark.parametrize("answer", [f1_from_counts, f1_from_precision_recall, f1_with_sklearn,
@@ -370,8 +417,8 @@ def unguarded_tensors(predictions, labels):
     tp = ((predictions == 1) & (labels == 1)).sum().float()
     precision = tp / (predictions == 1).sum()
     recall = tp / (labels == 1).sum()
-    return {"accuracy": (predictions == labels).float().mean(),
-            "f1": 2 * precision * recall / (precision + recall)}
+    return {"accuracy": (predictions == labels).float().mean().item(),
+            "f1": float(2 * precision * recall / (precision + recall))}
 
 
 def unguarded_ints(predictions, labels):
@@ -394,6 +441,8 @@ def unguarded_ints(predictions, labels):
         (integer_division, ["integer division"], {}),
         (swapped, ["accuracy and F1 are swapped"], {}),
         (as_tuple, ["should be a dict", "tuple"], {}),
+        (tensor_accuracy, ["returned 'accuracy' as a 0-d tensor", "float(...) or .item()"], {}),
+        (tensor_f1, ["returned 'f1' as a 0-d tensor", "not a Python float"], {}),
         (unguarded_tensors, ["F1 came out as nan", "F1 = 0"], {"edge": True}),
         (unguarded_ints, ["division by zero", "F1 = 0"], {"edge": True}),
     ],
@@ -413,12 +462,14 @@ def test_the_visible_check_already_has_a_case_without_positives():
 
 def make_trainer(*, train_once=False, never_train=False, eval_mode=True, no_grad=True,
                  save="best", evaluate_at_end=False, keep_lists=False, last_loss=False,
-                 step=True, criterion="accuracy"):
+                 step=True, criterion="accuracy", move_model=True, move_batches=True,
+                 step_first=False, zero=True):
     """The reference training function, or one with a named mistake switched on."""
 
     def train_and_keep_best(model, train_dataloader, eval_dataloader, epochs, lr, device,
                             save_dir):
-        model.to(device)
+        if move_model:
+            model.to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
         scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
                                   num_training_steps=epochs * len(train_dataloader))
@@ -446,12 +497,16 @@ def make_trainer(*, train_once=False, never_train=False, eval_mode=True, no_grad
                 model.train()
             total = 0.0
             for batch in train_dataloader:
-                loss = model(**to_device(batch, device)).loss
-                loss.backward()
-                if step:
+                loss = model(**(to_device(batch, device) if move_batches else batch)).loss
+                if step_first:
                     optimizer.step()
                     scheduler.step()
-                optimizer.zero_grad()
+                loss.backward()
+                if step and not step_first:
+                    optimizer.step()
+                    scheduler.step()
+                if zero:
+                    optimizer.zero_grad()
                 total += loss.item()
             if evaluate_at_end and epoch < epochs - 1:
                 history.append({"train_loss": total / len(train_dataloader), "accuracy": 0.0,
@@ -473,6 +528,7 @@ def train_keep_state_in_memory(model, train_dataloader, eval_dataloader, epochs,
     """Another style: keep the best weights in memory, save once at the end."""
     from course_utils import pipeline
 
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     history, best_state, best_accuracy = [], None, None
     for _ in range(epochs):
@@ -480,7 +536,7 @@ def train_keep_state_in_memory(model, train_dataloader, eval_dataloader, epochs,
         losses = []
         for batch in train_dataloader:
             optimizer.zero_grad(set_to_none=True)
-            loss = model(**batch).loss
+            loss = model(**to_device(batch, device)).loss
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
@@ -521,6 +577,11 @@ def test_default_scenario_has_a_best_epoch_before_the_last(capsys):
         (make_trainer(keep_lists=True), ["also counts the predictions of the earlier epochs"]),
         (make_trainer(last_loss=True), ["loss of the epoch's last batch"]),
         (make_trainer(step=False), ["the weights did not change", "optimizer.step()"]),
+        (make_trainer(move_model=False), ["the model is never moved to the device"]),
+        (make_trainer(step_first=True), ["optimizer.step() runs before loss.backward()"]),
+        (make_trainer(zero=False), ["gradients are never zeroed: optimizer.step() ran 96"]),
+        (make_trainer(move_batches=False), ["forward passes got tensors that never went",
+                                            "v.to(device)"]),
     ],
 )
 def test_train_and_keep_best_names_each_mistake(answer, phrases):

@@ -373,7 +373,7 @@ def test_make_dataloaders_names_each_mistake(answer, kwargs, phrases):
 
 def _fine_tune(schedule="linear", scheduler_step="batch", bar="steps", train_mode=True,
                optimizer_kind="adamw", fixed_lr=None, zero="end", optimizer_per_epoch=False,
-               sizing="all", warmup=0, scheduler_first=False):
+               sizing="all", warmup=0, scheduler_first=False, recompute=False, clip=None):
     """A fine-tuning loop in the chapter's style, with one thing changed on request."""
     from tqdm.auto import tqdm
 
@@ -413,6 +413,8 @@ def _fine_tune(schedule="linear", scheduler_step="batch", bar="steps", train_mod
                 batch = {k: v.to(device) for k, v in batch.items()}
                 loss = model(**batch).loss
                 loss.backward()
+                if clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
                 if scheduler_first and scheduler is not None:
                     scheduler.step()
                 optimizer.step()
@@ -420,6 +422,9 @@ def _fine_tune(schedule="linear", scheduler_step="batch", bar="steps", train_mod
                     scheduler.step()
                 if zero == "end":
                     optimizer.zero_grad()
+                if recompute:  # the loss again, after the step: not the one trained on
+                    with torch.no_grad():
+                        loss = model(**batch).loss
                 losses.append(loss.item())
                 if progress is not None:
                     progress.update(1)
@@ -463,6 +468,10 @@ def test_fine_tune_other_arguments(capsys):
         (_fine_tune(fixed_lr=5e-5), ["created with lr = 5e-05, not with the lr argument"]),
         (_fine_tune(optimizer_per_epoch=True), ["2 different optimizers took steps"]),
         (_fine_tune(zero="never"), ["gradients are never zeroed"]),
+        (_fine_tune(recompute=True), ["the losses you returned are not the ones backward() "
+                                      "ran on: at step 0", "before the step changes"]),
+        (_fine_tune(clip=1e-3), ["the loss leaves the reference at step ",
+                                 "matched)", "no extra changes to the gradients"]),
     ],
 )
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")

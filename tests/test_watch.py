@@ -168,3 +168,133 @@ def test_is_device():
     assert watch.is_device("cpu") and watch.is_device(torch.device("cpu")) and watch.is_device(0)
     assert not watch.is_device(torch.float32) and not watch.is_device("not a device")
     assert not watch.is_device(True)
+
+
+def test_moves_lists_the_unmoved_inputs_of_every_forward_pass():
+    model = _model()
+    with watch.Moves(model) as moves:
+        model(torch.ones(1, 3).to("cpu"))
+        model(torch.ones(1, 3))
+    model(torch.ones(1, 3))  # after the block: not watched any more
+    assert moves.forward_unmoved == [[], ["argument 0"]]
+
+
+# --- Recorder and WatchedLoader: passes over a dataloader -----------------------------------------
+
+
+class _Labelled(nn.Module):
+    """Returns an output with logits and a loss, like a transformers classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(3, 2)
+
+    def forward(self, x, labels=None):
+        from transformers.modeling_outputs import SequenceClassifierOutput
+
+        logits = self.linear(x)
+        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def test_recorder_keeps_each_pass_its_labels_and_forwards():
+    torch.manual_seed(0)
+    model = _Labelled()
+    batches = [{"x": torch.randn(4, 3), "labels": torch.tensor([0, 1, 1, 0])} for _ in range(3)]
+    recorder = watch.Recorder(model)
+    train = watch.WatchedLoader(batches, recorder, "train")
+    evaluation = watch.WatchedLoader(batches, recorder, "eval", snapshot=True)
+    assert len(evaluation) == 3
+    try:
+        model.train()
+        for batch in train:
+            model(**batch).loss.backward()
+        model.eval()
+        with torch.no_grad():
+            for index, batch in enumerate(evaluation):
+                if index < 2:  # the last batch never reaches the model
+                    model(batch["x"])
+        model(torch.randn(2, 3))  # outside any pass
+    finally:
+        recorder.remove()
+    model(torch.randn(2, 3))  # removed: not recorded
+    first, second = recorder.passes
+    assert [p.phase for p in recorder.passes] == ["train", "eval"]
+    assert first.complete(3) and not second.complete(3) and second.weights is not None
+    assert first.examples == 12 and len(second.predictions()) == 8
+    assert torch.equal(second.forwarded_labels(), torch.tensor([0, 1, 1, 0] * 2))
+    assert all(f.training and f.grad_enabled and f.loss is not None for f in
+               recorder.forwards[:3])
+    assert [f.training or f.grad_enabled for f in recorder.forwards[3:5]] == [False, False]
+    assert recorder.forwards[3].loss is not None  # from the labels of the pass's batch
+    assert recorder.forwards[-1].phase == "other" and len(recorder.forwards) == 6
+    assert recorder.phase_passes("eval") == [second]
+
+
+def test_as_tensor_takes_tensors_arrays_lists_and_numbers():
+    import numpy as np
+
+    assert torch.equal(watch.as_tensor([1, 0, 1]), torch.tensor([1, 0, 1]))
+    assert torch.equal(watch.as_tensor(np.array([1, 0])), torch.tensor([1, 0]))
+    assert torch.equal(watch.as_tensor([torch.tensor([1]), torch.tensor([0, 1])]),
+                       torch.tensor([1, 0, 1]))
+    assert watch.as_tensor(3).item() == 3
+
+
+# --- AccelerateWatch: one process of an Accelerate run ------------------------------------------
+
+
+@pytest.fixture
+def accelerate_state():
+    """Accelerate's singletons as they were, after a test that built an Accelerator here."""
+    from accelerate.state import AcceleratorState, GradientState, PartialState
+
+    states = (PartialState, AcceleratorState, GradientState)
+    saved = [dict(s._shared_state) for s in states]
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+    yield
+    watch.stop_accelerate_watch()
+    for state, old in zip(states, saved, strict=True):
+        state._shared_state.clear()
+        state._shared_state.update(old)
+
+
+def test_accelerate_watch_records_prepare_accumulate_and_the_order_inside(accelerate_state):
+    from accelerate import Accelerator
+    from accelerate.optimizer import AcceleratedOptimizer
+
+    original_zero_grad = AcceleratedOptimizer.__dict__["zero_grad"]
+    accelerator = Accelerator(cpu=True, gradient_accumulation_steps=2)
+    probe = watch.start_accelerate_watch(accelerator)
+    assert watch.accelerate_watch() is probe
+    model = nn.Sequential()
+    model.add_module("classifier", nn.Linear(3, 2))  # the watch hooks classifier.bias
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = torch.utils.data.DataLoader(torch.randn(8, 3), batch_size=2)
+    probe.watch(model, optimizer)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    for batch in loader:
+        with accelerator.accumulate(model):
+            optimizer.zero_grad()  # first inside the block: the order is recorded
+            accelerator.backward(model(batch).sum())
+            optimizer.step()
+    Accelerator(cpu=True, gradient_accumulation_steps=2)  # a second one is seen
+    summary = probe.summary()
+    assert summary["prepared"] == ["model", "optimizer", "other dataloader"]
+    assert summary["calls"]["backward"] == 4 and summary["calls"]["accumulate"] == 4
+    assert [b["sync"] for b in summary["blocks"]] == [False, True, False, True]
+    assert summary["blocks"][1]["events"] == ["zero", "backward", "step"]
+    assert summary["grad_passes"] == 4 and len(summary["lrs"]) == 2
+    assert summary["new_accelerators"] == 1
+    watch.stop_accelerate_watch()
+    assert watch.accelerate_watch() is None
+    assert AcceleratedOptimizer.__dict__["zero_grad"] is original_zero_grad
+
+
+def test_first_sizes_and_kind_of():
+    assert watch.first_sizes({"a": torch.ones(3, 2), "b": [torch.ones(2), torch.tensor(1)]}) \
+        == [3, 2, 1]
+    assert watch.kind_of(nn.Linear(1, 1)) == "model"
+    assert watch.kind_of(torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1)) == "optimizer"
+    assert watch.kind_of(3) == "int"

@@ -39,8 +39,6 @@ import sys
 import tempfile
 import time
 import traceback
-import weakref
-from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -50,9 +48,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from course_utils.feedback import FAIL_MARK, Check, CheckFailed, fmt
+from course_utils.i18n import _
 
-# re-read with the checker (checks.load), like the feedback core
+# re-read with the checker (checks.load), like the feedback core: nothing a notebook patched
+# in the watcher or the diagnosis earlier can change a verdict
+diagnosis = importlib.reload(importlib.import_module("course_utils.checks.diagnosis"))
 watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
+_plural = diagnosis.plural
 
 VOCAB_SIZE = 40
 PAD, CLS, SEP = 0, 2, 3
@@ -104,7 +106,7 @@ def toy_rows(num_rows: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     """Sentence-pair-like rows of token ids (4 to 12 tokens), with a learnable 0/1 label."""
     generator = torch.Generator().manual_seed(seed)
     rows = []
-    for _ in range(num_rows):
+    for _row in range(num_rows):
         first, second = (int(n) for n in torch.randint(1, 6, (2,), generator=generator))
         words = torch.randint(5, VOCAB_SIZE, (first + second,), generator=generator)
         ids = torch.cat([torch.tensor([CLS]), words[:first], torch.tensor([SEP]),
@@ -136,8 +138,9 @@ class _Collator:
         labels = torch.stack([row["labels"] for row in rows])
         batch = BatchEncoding({"input_ids": ids, "token_type_ids": types,
                                "attention_mask": mask, "labels": labels})
-        if _PROBE is not None:
-            _PROBE.register(batch, self.split)
+        probe = watch.accelerate_watch()
+        if probe is not None:
+            probe.register(batch, self.split)
         return batch
 
 
@@ -207,221 +210,9 @@ def mrpc_scores(predictions: Sequence[int], references: Sequence[int]) -> dict[s
 
 # --- Watching what happens inside one process ------------------------------------------------
 
-_PROBE: _Probe | None = None  # the probe of this process (set in the forked children)
-
-
-def _is_device(value: Any) -> bool:
-    return isinstance(value, (str, torch.device)) or (
-        isinstance(value, int) and not isinstance(value, bool))
-
-
-class _Probe:
-    """Everything one process records while the student's function runs."""
-
-    def __init__(self, accelerator: Any) -> None:
-        self.accelerator = accelerator
-        self.device = accelerator.device  # the very object: `.to(accelerator.device)` is fine
-        self.calls: Counter[str] = Counter()
-        self.prepared: list[str] = []
-        self.tags: dict[int, tuple[str, bool, int]] = {}  # data_ptr -> (split, moved, owner)
-        self.targets: list[str] = []  # where they were moved
-        self.forwards: list[tuple[str | None, bool, bool, bool]] = []
-        self.lrs: list[float] = []
-        self.grad_passes = 0
-        self.blocks: list[dict[str, Any]] = []  # each accumulate block: sync flag, events
-        self.gathered: list[list[int]] = []  # first-dimension sizes handed to each gather
-        self.new_accelerators = 0
-        self._block: dict[str, Any] | None = None
-        self._in_gather_for_metrics = False
-        self._wrap_accelerator()
-        self._watch_classes()
-
-    # batches ---------------------------------------------------------------------------------
-    # A batch tensor is known by the address of its data (``data_ptr``), since accelerate's
-    # dataloader hands the model copies (``.to(accelerator.device)`` copies on a MULTI_CPU
-    # group, whose device is ``cpu:0``). Each tag is dropped when its tensor object dies.
-    def _tag(self, tensor: torch.Tensor, split: str, moved: bool) -> None:
-        ptr = tensor.data_ptr()
-        self.tags[ptr] = (split, moved, id(tensor))
-        weakref.finalize(tensor, self._forget, ptr, id(tensor))
-
-    def _forget(self, ptr: int, owner: int) -> None:
-        tag = self.tags.get(ptr)
-        if tag is not None and tag[2] == owner:
-            del self.tags[ptr]
-
-    def register(self, batch: Any, split: str) -> None:
-        for value in batch.values():
-            if isinstance(value, torch.Tensor) and value.numel():
-                self._tag(value, split, moved=False)
-
-    def saw_to(self, tensor: torch.Tensor, result: Any, args: tuple, kwargs: dict) -> None:
-        """Called after every ``Tensor.to``: follow batches, note those sent elsewhere."""
-        if not tensor.numel() or tensor.data_ptr() not in self.tags:
-            return
-        split, moved, _ = self.tags[tensor.data_ptr()]
-        target = kwargs.get("device", args[0] if args else None)
-        if _is_device(target) and target is not self.device:
-            moved = True
-            self.targets.append(repr(target) if isinstance(target, str)
-                                else repr(torch.device(target)))
-            self._tag(tensor, split, moved)
-        if isinstance(result, torch.Tensor) and result.numel() and result is not tensor:
-            self._tag(result, split, moved)
-
-    # the accelerator ---------------------------------------------------------------------------
-    def _wrap_accelerator(self) -> None:
-        accelerator = self.accelerator
-        for name in ("backward", "accumulate", "gather", "gather_for_metrics", "prepare"):
-            original = getattr(accelerator, name)
-            setattr(accelerator, name, self._counted(name, original))
-
-    def _event(self, what: str) -> None:
-        if self._block is not None:
-            self._block["events"].append(what)
-
-    def _watch_classes(self) -> None:
-        """New Accelerator objects, and zero_grad/step of prepared optimizers, as events.
-        Patched on the classes: only ever in a throw-away child (or undone by _run_here)."""
-        from accelerate import Accelerator
-        from accelerate.optimizer import AcceleratedOptimizer
-
-        probe = self
-        _UNDO.clear()
-        for owner, name in ((Accelerator, "__init__"), (AcceleratedOptimizer, "zero_grad"),
-                            (AcceleratedOptimizer, "step")):
-            original = owner.__dict__[name]
-
-            def make(original: Callable, name: str) -> Callable:
-                @functools.wraps(original)
-                def wrapper(obj: Any, *args: Any, **kwargs: Any) -> Any:
-                    if name == "__init__":
-                        probe.new_accelerators += 1
-                    else:
-                        probe._event("zero" if name == "zero_grad" else "step")
-                    return original(obj, *args, **kwargs)
-                return wrapper
-
-            setattr(owner, name, make(original, name))
-            _UNDO.append((owner, name, original))
-
-    def _accumulate(self, original: Callable) -> Callable:
-        @contextlib.contextmanager
-        def accumulate(*args: Any, **kwargs: Any) -> Any:
-            with original(*args, **kwargs) as inside:
-                self._block = {"sync": bool(self.accelerator.sync_gradients), "events": []}
-                self.blocks.append(self._block)
-                try:
-                    yield inside
-                finally:
-                    self._block = None
-
-        return accumulate
-
-    def _counted(self, name: str, original: Callable) -> Callable:
-        if name == "accumulate":
-            original = self._accumulate(original)
-
-        @functools.wraps(original)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if name == "backward":
-                self._event("backward")
-            if name in ("gather", "gather_for_metrics") and not self._in_gather_for_metrics:
-                self.gathered.append(_first_sizes(args[0] if args else None))
-            if name == "prepare":
-                self.prepared += [_kind(obj) for obj in args]
-            if name == "gather" and self._in_gather_for_metrics:
-                return original(*args, **kwargs)
-            self.calls[name] += 1
-            if name != "gather_for_metrics":
-                return original(*args, **kwargs)
-            self._in_gather_for_metrics = True
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self._in_gather_for_metrics = False
-
-        return wrapper
-
-    # the model and the optimizer -----------------------------------------------------------
-    def watch(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
-        model.register_forward_pre_hook(self._forward, with_kwargs=True)
-        model.classifier.bias.register_hook(self._grad)
-        if optimizer is not None:
-            optimizer.register_step_pre_hook(self._step)
-
-    def _forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
-        tensors = [t for t in (*args, *kwargs.values())
-                   if isinstance(t, torch.Tensor) and t.numel()]
-        tags = [self.tags[t.data_ptr()] for t in tensors if t.data_ptr() in self.tags]
-        self.forwards.append((tags[0][0] if tags else None, module.training,
-                              torch.is_grad_enabled(), any(tag[1] for tag in tags)))
-
-    def _grad(self, grad: torch.Tensor) -> None:
-        self.grad_passes += 1
-
-    def _step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
-        self.lrs.append(float(optimizer.param_groups[0]["lr"]))
-
-    # what the parent needs -----------------------------------------------------------------
-    def summary(self) -> dict[str, Any]:
-        def forwards(split: str) -> list[tuple[bool, bool, bool]]:
-            return [(t, g, m) for s, t, g, m in self.forwards if s == split]
-
-        return {
-            "calls": dict(self.calls),
-            "prepared": list(self.prepared),
-            "train_forwards": forwards("train"),
-            "eval_forwards": forwards("validation"),
-            "moved_to": list(dict.fromkeys(self.targets)),
-            "lrs": list(self.lrs),
-            "grad_passes": self.grad_passes,
-            "blocks": [dict(block, events=list(block["events"])) for block in self.blocks],
-            "gathered": list(self.gathered),
-            "new_accelerators": self.new_accelerators,
-        }
-
-
-_UNDO: list[tuple[Any, str, Any]] = []  # class attributes a probe patched: (owner, name, old)
-
-
-def _first_sizes(value: Any) -> list[int]:
-    """The first-dimension sizes of the tensors in what was handed to a gather."""
-    if isinstance(value, torch.Tensor):
-        return [int(value.shape[0])] if value.dim() else [1]
-    if isinstance(value, (list, tuple)):
-        return [n for item in value for n in _first_sizes(item)]
-    if isinstance(value, dict):
-        return [n for item in value.values() for n in _first_sizes(item)]
-    return []
-
-
-def _kind(obj: Any) -> str:
-    from torch.optim.lr_scheduler import LRScheduler
-
-    if isinstance(obj, nn.Module):
-        return "model"
-    if isinstance(obj, torch.optim.Optimizer):
-        return "optimizer"
-    if isinstance(obj, LRScheduler):
-        return "scheduler"
-    if isinstance(obj, DataLoader):
-        return f"{getattr(obj.collate_fn, 'split', 'other')} dataloader"
-    return type(obj).__name__
-
-
-def _watch_tensor_moves() -> None:
-    """Route ``Tensor.to`` through the probe (only ever done in a throw-away child process)."""
-    original = torch.Tensor.to
-
-    @functools.wraps(original)
-    def to(self: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, *args, **kwargs)
-        if _PROBE is not None:
-            _PROBE.saw_to(self, result, args, kwargs)
-        return result
-
-    torch.Tensor.to = to
+# The watcher of one process (watch.AccelerateWatch, in course_utils/checks/watch.py): the
+# accelerator's calls, the batches and where they went, forwards, gradients and steps.
+_Probe = watch.AccelerateWatch
 
 
 # --- Running a job on several processes --------------------------------------------------------
@@ -453,7 +244,6 @@ def _reset_accelerate() -> None:
 def _child(job: Callable[[int, int], dict], rank: int, world_size: int, store: str,
            conn: Any, timeout: float) -> None:
     """One process of a run: join the group, run the job, send back what it returns."""
-    global _PROBE
     captured = io.StringIO()
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # C++ logs (gloo) and stray prints stay out of the notebook
@@ -467,8 +257,8 @@ def _child(job: Callable[[int, int], dict], rank: int, world_size: int, store: s
         os.environ["OMP_NUM_THREADS"] = "1"
         torch.set_num_threads(1)
         _reset_accelerate()
-        _PROBE = None
-        _watch_tensor_moves()
+        watch.stop_accelerate_watch()
+        watch.route_tensor_moves()
         if world_size > 1:
             os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank),
                               LOCAL_WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1",
@@ -565,14 +355,13 @@ def warnings_silenced() -> Any:
 
 def _run_here(job: Callable[[int, int], dict]) -> list[dict[str, Any]]:
     """The fallback without fork: one process, this one, with accelerate's state put back."""
-    global _PROBE
     from accelerate.state import AcceleratorState, GradientState, PartialState
 
     saved = [dict(s._shared_state) for s in (PartialState, AcceleratorState, GradientState)]
     original_to = torch.Tensor.to
     try:
         _reset_accelerate()
-        _watch_tensor_moves()
+        watch.route_tensor_moves()
         try:
             result = job(0, 1)
         except CheckFailed as failure:
@@ -580,11 +369,8 @@ def _run_here(job: Callable[[int, int], dict]) -> list[dict[str, Any]]:
         result["output"] = ""
         return [result]
     finally:
-        _PROBE = None
+        watch.stop_accelerate_watch()
         torch.Tensor.to = original_to
-        while _UNDO:
-            owner, name, old = _UNDO.pop()
-            setattr(owner, name, old)
         for state, old in zip((PartialState, AcceleratorState, GradientState), saved,
                               strict=True):
             state._shared_state.clear()
@@ -633,19 +419,11 @@ def _new_accelerator(gradient_accumulation_steps: int = 1) -> Any:
 
 
 def _start_probe(accelerator: Any) -> _Probe:
-    global _PROBE
-    _PROBE = _Probe(accelerator)
-    return _PROBE
+    return watch.start_accelerate_watch(accelerator)
 
 
 def _weights(model: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1).double() for p in model.parameters()])
-
-
-def _plural(count: int, word: str) -> str:
-    if count == 1:
-        return f"{count} {word}"
-    return f"{count} {word}{'es' if word.endswith(('s', 'x', 'sh')) or word == 'batch' else 's'}"
 
 
 def _shard_batches(num_batches: int, world_size: int) -> int:
@@ -770,17 +548,7 @@ def _judge_gathered(check: Check, result: dict, num_rows: int, processes: int) -
     if any(moved for _, _, moved in forwards):
         check.fail(_moved_message(result["moved_to"]))
     check.case()
-    if any(training for training, _, _ in forwards):
-        check.fail(
-            "the model was in train mode during the evaluation (the checker hands it over in "
-            "train mode, with dropout on): call model.eval() first, or the predictions are "
-            "random."
-        )
-    if any(grad for _, grad, _ in forwards):
-        check.fail(
-            "evaluation runs with gradients enabled: wrap the forward pass in "
-            "`with torch.no_grad():` (nothing is trained here, and the graph costs memory)."
-        )
+    _judge_evaluation_mode(check, forwards)
     check.case()
     preds, labels = answer
     padded = local * processes
@@ -833,6 +601,14 @@ def _judge_gathered(check: Check, result: dict, num_rows: int, processes: int) -
     check.case()
 
 
+def _judge_evaluation_mode(check: Check, forwards: list) -> None:
+    """The evaluation's forward passes (training, grad enabled, moved) by the shared rules."""
+    problem = diagnosis.evaluation_mode_problem([f[0] for f in forwards],
+                                                [f[1] for f in forwards])
+    if problem:
+        check.fail(problem)
+
+
 def _argmax_over_examples(gathered: list[list[int]]) -> tuple[int, int] | None:
     """(predictions, rows) of a gather where a batch's predictions were one per class."""
     for sizes in gathered:
@@ -865,7 +641,7 @@ def _reference_accumulation(accelerator: Any, model: nn.Module, optimizer: Any,
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     model.train()
     steps = accelerator.gradient_accumulation_steps
-    for _ in range(num_epochs):
+    for _epoch in range(num_epochs):
         for batch in loader:
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
@@ -1033,15 +809,15 @@ def _judge_blocks(check: Check, result: dict, k: int) -> None:
         wiped = [b for b in blocks if b["sync"] and "zero" in b["events"] and "backward"
                  in b["events"] and b["events"].index("zero") < b["events"].index("backward")]
         if wiped:
-            check.fail(
-                f"optimizer.zero_grad() runs first inside accelerator.accumulate: on the last "
-                f"batch of each window (accelerator.sync_gradients is True there) the prepared "
-                f"optimizer really zeroes, wiping the gradients of the window's earlier "
-                f"batches, so {len(wiped)} updates used only their last batch instead of "
-                f"{k}. Inside accumulate the order is forward, accelerator.backward(loss), "
+            check.fail(_(
+                "optimizer.zero_grad() runs first inside accelerator.accumulate: on the last "
+                "batch of each window (accelerator.sync_gradients is True there) the prepared "
+                "optimizer really zeroes, wiping the gradients of the window's earlier "
+                "batches, so {updates} updates used only their last batch instead of "
+                "{k}. Inside accumulate the order is forward, accelerator.backward(loss), "
                 "optimizer.step(), optimizer.zero_grad(): zero after the step (unlike "
                 "chapter 2's loop, zeroing first is wrong here)."
-            )
+            ).format(updates=len(wiped), k=k))
     skipped = [b for b in blocks if b["sync"] and "backward" in b["events"]
                and "step" not in b["events"]]
     if skipped:
@@ -1114,7 +890,7 @@ def reference_training_function(accelerator: Any, model: nn.Module, optimizer: A
     updates = math.ceil(len(train_dataloader) / accelerator.gradient_accumulation_steps)
     scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
                               num_training_steps=num_epochs * updates)
-    for _ in range(num_epochs):
+    for _epoch in range(num_epochs):
         model.train()
         for batch in train_dataloader:
             with accelerator.accumulate(model):
@@ -1224,11 +1000,7 @@ def _judge_evaluation(check: Check, result: dict, num_rows: int, processes: int)
                    "on the prepared eval_dataloader.")
     if any(moved for _, _, moved in forwards):
         check.fail(_moved_message(result["moved_to"]))
-    if any(training for training, _, _ in forwards):
-        check.fail("the evaluation ran in train mode: call model.eval() before it.")
-    if any(grad for _, grad, _ in forwards):
-        check.fail("the evaluation ran with gradients enabled: put the forward pass under "
-                   "`with torch.no_grad():`.")
+    _judge_evaluation_mode(check, forwards)
     check.case()
     scored, calls = result["scored"], result["calls"]
     if not scored:

@@ -31,9 +31,10 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -41,8 +42,11 @@ from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from course_utils.feedback import Check, fmt
+from course_utils.i18n import _
 
-# re-read with the checker (checks.load), like the feedback core
+# re-read with the checker (checks.load), like the feedback core: nothing a notebook patched
+# in the watcher or the diagnosis earlier can change a verdict
+diagnosis = importlib.reload(importlib.import_module("course_utils.checks.diagnosis"))
 watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
 
 Tensor = torch.Tensor
@@ -140,7 +144,7 @@ def reference_train(model: nn.Module, dataloader: Any, epochs: int, lr: float) -
                               num_training_steps=epochs * len(dataloader))
     losses = []
     model.train()
-    for _ in range(epochs):
+    for _epoch in range(epochs):
         for batch in dataloader:
             loss = model(**batch).loss
             loss.backward()
@@ -163,7 +167,7 @@ class PairDataset(Dataset):
         generator = torch.Generator().manual_seed(seed)
         scores = torch.randn(VOCAB_SIZE, generator=torch.Generator().manual_seed(_WORD_SCORES_SEED))
         self.rows: list[dict[str, Any]] = []
-        for _ in range(size):
+        for _row in range(size):
             first, second = (
                 torch.randint(FIRST_WORD_ID, VOCAB_SIZE,
                               (int(torch.randint(3, 12, (1,), generator=generator)),),
@@ -188,8 +192,11 @@ class PairDataset(Dataset):
         return self.rows[index]
 
 
-def collate_pairs(rows: list[dict[str, Any]]) -> dict[str, Tensor]:
-    """Pad a list of examples to the longest one: what DataCollatorWithPadding does."""
+def collate_pairs(rows: list[dict[str, Any]]) -> Any:
+    """Pad a list of examples to the longest one: what DataCollatorWithPadding does, and a
+    ``BatchEncoding`` like its batches (so ``batch.to(device)`` works as in the notebook)."""
+    from transformers import BatchEncoding
+
     length = max(len(row["input_ids"]) for row in rows)
     input_ids = torch.full((len(rows), length), PAD_ID, dtype=torch.long)
     token_type_ids = torch.zeros_like(input_ids)
@@ -199,9 +206,9 @@ def collate_pairs(rows: list[dict[str, Any]]) -> dict[str, Tensor]:
         input_ids[i, :n] = torch.tensor(row["input_ids"])
         token_type_ids[i, :n] = torch.tensor(row["token_type_ids"])
         attention_mask[i, :n] = 1
-    return {"input_ids": input_ids, "token_type_ids": token_type_ids,
-            "attention_mask": attention_mask,
-            "labels": torch.tensor([row["labels"] for row in rows])}
+    return BatchEncoding({"input_ids": input_ids, "token_type_ids": token_type_ids,
+                          "attention_mask": attention_mask,
+                          "labels": torch.tensor([row["labels"] for row in rows])})
 
 
 def pair_dataloader(dataset: Dataset, batch_size: int = 8, shuffle: bool = False,
@@ -274,252 +281,29 @@ def _controlled_run(seed: int) -> Iterator[None]:
 # --- watching the student's code run ---------------------------------------------------------
 
 
-@dataclass
-class Forward:
-    """One forward pass of the watched model."""
-
-    phase: str  # "train", "eval" or "other" (outside the watched dataloaders)
-    pass_index: int  # which pass over a dataloader (-1: none)
-    batch_index: int
-    training: bool
-    grad_enabled: bool
-    predictions: Tensor
-    loss: float | None
+# The passes over a dataloader and the forward passes of each (watch.Recorder), shared with
+# every chapter: course_utils/checks/watch.py.
+Forward, Pass, Recorder, WatchedLoader = (watch.Forward, watch.Pass, watch.Recorder,
+                                          watch.WatchedLoader)
+_as_tensor = watch.as_tensor
 
 
-@dataclass
-class Pass:
-    """One pass over a watched dataloader: the labels it handed out, the forwards it saw."""
-
-    phase: str
-    index: int
-    labels: list[Tensor] = field(default_factory=list)
-    forwards: dict[int, Forward] = field(default_factory=dict)  # batch index -> last forward
-    weights: dict[str, Tensor] | None = None  # the model's weights when the pass started
-
-    @property
-    def examples(self) -> int:
-        return sum(len(labels) for labels in self.labels)
-
-    def predictions(self) -> Tensor:
-        """The predictions of the batches that went through the model, in order."""
-        kept = [self.forwards[i].predictions for i in sorted(self.forwards)]
-        return torch.cat(kept) if kept else torch.zeros(0, dtype=torch.long)
-
-    def forwarded_labels(self) -> Tensor:
-        """The labels of the batches that went through the model, in order."""
-        kept = [self.labels[i] for i in sorted(self.forwards) if i < len(self.labels)]
-        return torch.cat(kept) if kept else torch.zeros(0, dtype=torch.long)
-
-    def complete(self, batches: int) -> bool:
-        return len(self.labels) == batches and set(self.forwards) == set(range(batches))
-
-
-class Recorder:
-    """Hooks a model and keeps the passes and forward passes of one run of student code."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self.passes: list[Pass] = []
-        self.forwards: list[Forward] = []
-        self._current: tuple[Pass, int] | None = None
-        self._handle = model.register_forward_hook(self._hook, with_kwargs=True)
-
-    def remove(self) -> None:
-        self._handle.remove()
-
-    def start_pass(self, phase: str, snapshot: bool = False) -> Pass:
-        record = Pass(phase, len(self.passes))
-        if snapshot:
-            record.weights = {name: p.detach().cpu().clone()
-                              for name, p in self.model.named_parameters()}
-        self.passes.append(record)
-        self._current = None
-        return record
-
-    def at_batch(self, record: Pass, index: int, batch: Any) -> None:
-        labels = batch.get("labels") if isinstance(batch, Mapping) else None
-        record.labels.append(_as_tensor(labels).reshape(-1) if labels is not None
-                             else torch.zeros(0, dtype=torch.long))
-        self._current = (record, index)
-
-    def _hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-        logits = getattr(output, "logits", None)
-        if logits is None and isinstance(output, (tuple, list)) and output:
-            logits = output[-1] if len(output) > 1 else output[0]
-        if not isinstance(logits, Tensor):
-            return
-        logits = logits.detach().cpu().float()
-        predictions = logits.argmax(dim=-1).reshape(-1)
-        record, index = self._current if self._current else (None, -1)
-        loss = getattr(output, "loss", None)
-        if isinstance(loss, Tensor):
-            loss_value: float | None = float(loss.detach())
-        else:
-            loss_value = None
-            if record is not None and index < len(record.labels):
-                labels = record.labels[index]
-                if len(labels) == len(logits):
-                    loss_value = float(nn.functional.cross_entropy(logits, labels.long()))
-        forward = Forward(record.phase if record else "other", record.index if record else -1,
-                          index, module.training, torch.is_grad_enabled(), predictions,
-                          loss_value)
-        self.forwards.append(forward)
-        if record is not None:
-            record.forwards[index] = forward
-
-    def phase_passes(self, phase: str) -> list[Pass]:
-        return [p for p in self.passes if p.phase == phase]
-
-
-class WatchedLoader:
-    """A dataloader that tells the recorder when a pass starts and which batch is current."""
-
-    def __init__(self, loader: DataLoader, recorder: Recorder, phase: str,
-                 snapshot: bool = False) -> None:
-        self._loader = loader
-        self._recorder = recorder
-        self._phase = phase
-        self._snapshot = snapshot
-
-    def __len__(self) -> int:
-        return len(self._loader)
-
-    def __iter__(self):
-        record = self._recorder.start_pass(self._phase, self._snapshot)
-        for index, batch in enumerate(self._loader):
-            self._recorder.at_batch(record, index, batch)
-            yield batch
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._loader, name)
-
-
-def _as_tensor(values: Any) -> Tensor:
-    """Predictions or labels as a CPU tensor (from a tensor, an array, a list or a number)."""
-    if isinstance(values, Tensor):
-        return values.detach().cpu()
-    try:
-        return torch.as_tensor(values).detach().cpu()
-    except (TypeError, ValueError, RuntimeError):
-        if isinstance(values, Sequence):
-            parts = [_as_tensor(v).reshape(-1) for v in values]
-            return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long)
-        raise
-
-
-@dataclass
-class Computed:
-    """One ``metric.compute()``: what had been added since the previous one, and the result."""
-
-    predictions: Tensor
-    references: Tensor
-    result: Any
-
-
-class WatchedMetric:
-    """Passes everything to a real metric, recording what goes in and what comes out.
-
-    An ``add_batch`` whose predictions cannot be one class per example (logits, an argmax over
-    the batch) stops the check at once with the mistake named.
-    """
+class WatchedMetric(watch.MetricWatch):
+    """A real metric, watched (watch.MetricWatch): predictions that cannot be one class per
+    example stop the check at once, with the mistake named (diagnosis.prediction_problem)."""
 
     def __init__(self, metric: Any, check: Check) -> None:
-        self._metric = metric
-        self._check = check
-        self._pending: list[tuple[Tensor, Tensor]] = []
-        self.computed: list[Computed] = []
-        self.calls = 0
-
-    def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any):
-        self._record(predictions, references)
-        return self._metric.add_batch(predictions=predictions, references=references, **kwargs)
-
-    def add(self, *, prediction: Any = None, reference: Any = None, **kwargs: Any):
-        self._record([prediction] if prediction is not None else None,
-                     [reference] if reference is not None else None)
-        return self._metric.add(prediction=prediction, reference=reference, **kwargs)
-
-    def compute(self, *, predictions: Any = None, references: Any = None, **kwargs: Any):
-        if predictions is not None or references is not None:
-            self._record(predictions, references)
-        added = self._pending
-        self._pending = []
-        result = self._metric.compute(predictions=predictions, references=references, **kwargs)
-        self.computed.append(Computed(
-            torch.cat([p for p, _ in added]) if added else torch.zeros(0, dtype=torch.long),
-            torch.cat([r for _, r in added]) if added else torch.zeros(0, dtype=torch.long),
-            result,
-        ))
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._metric, name)
-
-    def _record(self, predictions: Any, references: Any) -> None:
-        self.calls += 1
-        if predictions is None or references is None:
-            return  # the metric itself will complain
-        try:
-            preds, refs = _as_tensor(predictions), _as_tensor(references).reshape(-1)
-        except (TypeError, ValueError, RuntimeError):
-            return
-        if preds.dim() >= 2:
-            self._check.fail(
-                f"the predictions you gave the metric are logits, shape {tuple(preds.shape)}: "
-                "the metric wants one class index per example. Turn logits into predictions "
-                "with `logits.argmax(dim=-1)` first."
-            )
-        preds = preds.reshape(-1)
-        if len(preds) != len(refs) and len(refs) > 1:
-            self._check.fail(_argmax_shape_message(len(preds), len(refs)))
-        if preds.is_floating_point() and not torch.equal(preds, preds.round()):
-            self._check.fail(
-                "the predictions you gave the metric are not class indices (they have decimals, "
-                "like probabilities or logits): use `logits.argmax(dim=-1)`."
-            )
-        self._pending.append((preds.long(), refs.long()))
+        super().__init__(metric, on_added=lambda predictions, references: _fail_if(
+            check, diagnosis.prediction_problem(predictions, references)))
 
 
-def _argmax_shape_message(predictions: int, references: int) -> str:
-    if predictions == 1:
-        return (
-            f"argmax without a dimension: you gave the metric 1 prediction for a batch of "
-            f"{references} labels. `logits.argmax()` with no `dim` flattens the whole batch and "
-            "returns the position of its single largest logit. Use `logits.argmax(dim=-1)`: one "
-            "class per example."
-        )
-    return (
-        f"argmax over the wrong dimension: you gave the metric {predictions} predictions for "
-        f"{references} labels. The logits have shape (batch size, 2), one row per example and "
-        "one column per class, so `argmax(dim=0)` picks, for each class, the example with the "
-        "largest logit. Use `logits.argmax(dim=-1)`: the class with the largest logit, for each "
-        "example."
-    )
+def _fail_if(check: Check, problem: str | None) -> None:
+    if problem:
+        check.fail(problem)
 
 
-def _explain_metric_error(error: Exception) -> str | None:
-    text = str(error)
-    if "Mismatch in the number of predictions" in text:
-        return ("the metric got a different number of predictions and references: check the "
-                "argmax dimension (`logits.argmax(dim=-1)` gives one class per example)")
-    if "don't match the expected format" in text:
-        return ("the metric wants one class index (0 or 1) per example: pass "
-                "`logits.argmax(dim=-1)`, not the logits or the model's output")
-    if "cache file doesn't exist" in text or "add` or `add_batch` at least once" in text:
-        return ("metric.compute() found nothing to score: it was called before any add_batch, "
-                "or a second time (compute() empties the metric)")
-    if isinstance(error, AttributeError) and "SequenceClassifierOutput" in text:
-        return ("the model returns an output object, not a tensor: its scores are "
-                "`outputs.logits`")
-    if "same device" in text:
-        return ("the batch and the model are on different devices: move every tensor of the "
-                "batch with `.to(device)`")
-    return None
+_argmax_shape_message = diagnosis.argmax_shape_message
+_explain_metric_error = diagnosis.explain_metric_error
 
 
 def _explain_training_error(error: Exception) -> str | None:
@@ -535,23 +319,8 @@ def _explain_training_error(error: Exception) -> str | None:
 
 def _mode_problems(check: Check, forwards: list[Forward], flips: str = "") -> None:
     """Fail if an evaluation forward pass ran in train mode or with gradients."""
-    total = len(forwards)
-    in_train = sum(f.training for f in forwards)
-    if in_train:
-        check.fail(
-            f"the evaluation ran in train mode: {in_train} of {total} forward passes had "
-            "model.training == True, so dropout kept switching off random activations and the "
-            f"predictions change from run to run{flips}. Call model.eval() before the "
-            "evaluation loop."
-        )
-    with_grad = sum(f.grad_enabled for f in forwards)
-    if with_grad:
-        check.fail(
-            f"gradients were enabled during evaluation: {with_grad} of {total} forward passes "
-            "ran with torch.is_grad_enabled() == True, so PyTorch recorded a graph for every "
-            "batch that nothing will ever backpropagate through: memory and time for nothing. "
-            "Put the evaluation loop inside `with torch.no_grad():`."
-        )
+    _fail_if(check, diagnosis.evaluation_mode_problem(
+        [f.training for f in forwards], [f.grad_enabled for f in forwards], flips))
 
 
 def _result_dict(check: Check, result: Any, what: str) -> dict[str, float]:
@@ -607,14 +376,19 @@ def evaluate_model(evaluate_fn: Callable[..., Any], batch_size: int = 8, seed: i
               max(batch_size // 2, 3), True, seed + 1),
     ]
     with Check("evaluate_model") as check, _controlled_run(seed):
-        details = []
+        details, problems = [], []
         for case in cases:
-            details.append(_run_evaluation_case(check, evaluate_fn, case, seed))
-        check.case("; ".join(details) + "; eval mode, no gradients")
+            detail, problem = _run_evaluation_case(check, evaluate_fn, case, seed)
+            details.append(detail)
+            problems.append(problem)
+        if any(problems):  # named after the numbers: a wrong number is the bigger news
+            check.fail(next(p for p in problems if p))
+        check.case("; ".join(details) + "; eval mode, no gradients, batches moved to device")
 
 
 def _run_evaluation_case(check: Check, evaluate_fn: Callable[..., Any], case: _Case,
-                         seed: int) -> str:
+                         seed: int) -> tuple[str, str | None]:
+    """Run one case; returns the detail for the summary and the device mistake, if any."""
     model = trained_toy_model(seed)
     reference_loader = case.loader()
     first = reference_predictions(model, reference_loader)
@@ -625,10 +399,11 @@ def _run_evaluation_case(check: Check, evaluate_fn: Callable[..., Any], case: _C
     recorder = Recorder(model)
     metric = WatchedMetric(_mrpc_metric(), check)
     loader = WatchedLoader(case.loader(), recorder, "eval")
+    device = torch.device("cpu")
     try:
-        result = check.call(watch.pinned(evaluate_fn), model, loader, metric,
-                            torch.device("cpu"),
-                            name="evaluate_model", explain=_explain_metric_error)
+        with watch.Moves(model) as moves:
+            result = check.call(watch.pinned(evaluate_fn), model, loader, metric, device,
+                                name="evaluate_model", explain=_explain_metric_error)
     finally:
         recorder.remove()
     check.case()
@@ -667,7 +442,9 @@ def _run_evaluation_case(check: Check, evaluate_fn: Callable[..., Any], case: _C
                    f"model's predictions gives {_show(expected)}. Feed every batch's predictions "
                    "and labels to metric.add_batch and return metric.compute().")
     check.case()
-    return f"{case.name}: {_show(got)} on {len(first[1])} examples, as expected"
+    problem = diagnosis.device_problem(moves, moves.forward_unmoved, len(moves.forward_unmoved),
+                                   device, model_required=False)
+    return f"{case.name}: {_show(got)} on {len(first[1])} examples, as expected", problem
 
 
 def _matches_result(result: Any, got: Mapping[str, float]) -> bool:
@@ -834,12 +611,34 @@ def accuracy_f1(accuracy_f1_fn: Callable[[Tensor, Tensor], Any], seed: int = 0,
                 check.fail(_zero_division_message(predictions, labels, "nan"))
             if not _same(got, expected):
                 check.fail(_name_f1_mistake(got, expected, predictions, labels))
+            _plain_floats(check, result)
             check.case()
         if edge:
             check.case(f"{len(cases)} edge cases match GLUE MRPC's metric to 1e-6")
         else:
             check.case(f"{len(cases) - 1} random cases match GLUE MRPC's metric to 1e-6, and "
                        "one without a positive prediction (F1 = 0)")
+
+
+def _plain_floats(check: Check, result: Mapping[str, Any]) -> None:
+    """Fail when accuracy or F1 comes back as a tensor (or an array), not a Python number."""
+    for key in ("accuracy", "f1"):
+        value = result[key]
+        if isinstance(value, (Tensor, np.ndarray)):
+            kind = "a 0-d tensor" if getattr(value, "ndim", 1) == 0 else "a tensor"
+            if isinstance(value, np.ndarray):
+                kind = "a NumPy array"
+            check.fail(_(
+                "accuracy_f1 returned {key!r} as {kind}, {value}, not a Python float: a tensor "
+                "keeps its dtype and device (and, from a model's output, its graph), and code "
+                "that stores or prints the result gets a tensor. Turn it into a number with "
+                "float(...) or .item() before returning it."
+            ).format(key=key, kind=kind, value=_short(value)))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _counts(predictions: Tensor, labels: Tensor) -> dict[str, int]:
@@ -1090,7 +889,7 @@ def _keep_best_scenario(check: Check, train_fn: Callable[..., Any], epochs: int,
     try:
         with _quiet_transformers(), _controlled_run(seed):
             try:
-                with watch.TrainingWatch(model) as spy:
+                with watch.Moves(model) as moves, watch.TrainingWatch(model, moves) as spy:
                     history = inner.call(watch.pinned(train_fn), model, train_loader,
                                          eval_loader, epochs, lr, torch.device("cpu"), save_dir,
                                          name="train_and_keep_best",
@@ -1111,52 +910,36 @@ def _keep_best_scenario(check: Check, train_fn: Callable[..., Any], epochs: int,
 
 
 def _check_training_half(check: Check, spy: Any, epochs: int, lr: float, batches: int) -> None:
-    """The training half of keep-the-best: zeroed gradients, one step per batch, and the
-    learning rates of a linear decay over every step (or a constant lr, without a schedule)."""
+    """The training half of keep-the-best, judged by the shared diagnosis: the loop's order,
+    zeroed gradients, one step per batch, and the learning rates of a linear decay over every
+    step (or a constant lr, without a schedule)."""
     total = epochs * batches
     if not spy.steps:
         return  # named below, from the weights: "the optimizer never stepped"
-    dirty = spy.backwards.count(False)
-    if dirty:
-        never = "never zeroed" if spy.zero_calls == 0 else "not cleared before every backward"
-        check.fail(
-            f"gradients are {never}: {dirty} of {len(spy.backwards)} backward passes added to "
-            f"the gradients of an earlier batch (zero_grad() ran {spy.zero_calls} times for "
-            f"{len(spy.steps)} steps), so each step also applies old gradients. Call "
-            "optimizer.zero_grad() once per step, after optimizer.step()."
-        )
+    diagnosis.check_loop(check, spy, train_mode=False)  # the mode: judged per epoch above
+    problem = diagnosis.zeroing_problem(spy)
+    if problem:
+        check.fail(problem)
     cleared = sum(1 for step in spy.steps if step.cleared)
     if cleared:
-        check.fail(f"zero_grad() runs between backward() and step(): {cleared} of "
-                   f"{len(spy.steps)} steps found the gradients already cleared. Zero them "
-                   "after optimizer.step() (or before backward()).")
+        check.fail(_("zero_grad() runs between backward() and step(): {cleared} of {steps} "
+                     "steps found the gradients already cleared. Zero them after "
+                     "optimizer.step() (or before backward()).").format(
+                         cleared=cleared, steps=len(spy.steps)))
     if len(spy.steps) != total:
-        check.fail(f"the optimizer stepped {len(spy.steps)} times; {epochs} epochs × {batches} "
-                   f"batches need {total} steps, one per batch.")
+        check.fail(_("the optimizer stepped {steps} times; {epochs} epochs × {batches} batches "
+                     "need {total} steps, one per batch.").format(
+                         steps=len(spy.steps), epochs=epochs, batches=batches, total=total))
     check.case()
     lrs = [step.lr for step in spy.steps]
-    expected = [lr * (1 - i / total) for i in range(total)]
     if abs(lrs[0] - lr) > 1e-9 * lr and lrs[0] != 0:
-        check.fail(f"the first step ran at lr = {fmt(lrs[0])}, not the lr argument "
-                   f"({fmt(lr)}): create AdamW with lr=lr.")
-    constant = all(abs(v - lrs[0]) <= 1e-12 for v in lrs)
-    index = None if constant else watch.first_divergence(lrs, expected, rtol=1e-6, atol=1e-12)
-    if index is not None:
-        zero = [i for i, v in enumerate(lrs) if v == 0]
-        shown = (f"step {index} ran at lr = {fmt(lrs[index])}; a linear decay from {fmt(lr)} "
-                 f"to 0 over all {total} steps ({epochs} epochs × {batches} batches) gives "
-                 f"{fmt(expected[index])} there")
-        if zero and zero[0] <= total - batches and len(zero) > 1:
-            sized = zero[0]
-            check.fail(
-                f"the learning rate reached 0 after {sized} of the {total} steps, so "
-                f"{len(zero)} steps (the later epochs) learned nothing ({shown}): the schedule "
-                f"is sized for {sized} steps — len(train_dataloader) is one epoch. Use "
-                "num_training_steps = epochs * len(train_dataloader)."
-            )
-        check.fail(f"{shown}. Create get_scheduler('linear', optimizer=optimizer, "
-                   "num_warmup_steps=0, num_training_steps=epochs * len(train_dataloader)) and "
-                   "call scheduler.step() after every optimizer.step().")
+        check.fail(_("the first step ran at lr = {first}, not the lr argument ({lr}): create "
+                     "AdamW with lr=lr.").format(first=fmt(lrs[0]), lr=fmt(lr)))
+    problem = diagnosis.schedule_problem(lrs, lr, total, epochs, batches,
+                                         schedulers=len(spy.schedulers),
+                                         stepped=len(spy.scheduler_steps), allow_constant=True)
+    if problem:
+        check.fail(problem)
     check.case()
 
 
@@ -1223,11 +1006,15 @@ def _check_training_run(check: Check, recorder: Recorder, spy: Any, history: Any
                    f"{best[0]} ({_show(truths[best[0] - 1])}): save whenever an epoch beats the "
                    "best accuracy so far.")
     check.case()
-    reloaded, _, _ = reference_predictions(saved, pair_dataloader(validation, 8))
+    reloaded, _labels, _sizes = reference_predictions(saved, pair_dataloader(validation, 8))
     produced = evaluations[epoch - 1].predictions()
     if not torch.equal(reloaded, produced):
         check.fail(f"the checkpoint in save_dir predicts {_mismatched(reloaded, produced)} of "
                    f"{len(produced)} examples differently from epoch {epoch}'s evaluation.")
+    problem = diagnosis.device_problem(spy.moves, spy.unmoved, len(spy.unmoved),
+                                   torch.device("cpu"))
+    if problem:
+        check.fail(problem)
     check.case(f"kept epoch {epoch} of {epochs} ({_show(kept)}; last epoch "
                f"{_show(truths[-1])}); the reloaded checkpoint repeats its {len(produced)} "
                "predictions")

@@ -35,17 +35,20 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils.feedback import Check, fmt
+from course_utils.i18n import _
 
 # re-read with the checker (checks.load), like the feedback core: nothing a notebook patched
-# in the watcher earlier can change a verdict
+# in the watcher or the diagnosis earlier can change a verdict
+diagnosis = importlib.reload(importlib.import_module("course_utils.checks.diagnosis"))
 watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
+_plural = diagnosis.plural
 
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
 BATCH_KEYS = frozenset({*MODEL_INPUTS, "labels"})
 TEXT_COLUMNS = ("sentence1", "sentence2", "idx")
 ACCUMULATION_TOLERANCE = 1e-9  # float64 parameters: equal up to rounding
 
-_ORDER = "zero_grad → forward → loss → backward → step"
+_ORDER = diagnosis.ORDER
 
 
 # --- Toy data and models -------------------------------------------------------------------
@@ -128,101 +131,6 @@ def _quiet() -> Iterator[None]:
             datasets.enable_progress_bars()
 
 
-def _plural(n: int, word: str) -> str:
-    """``1 batch``, ``2 batches``, ``3 steps``, ``2 backward passes``."""
-    if n == 1:
-        return f"{n} {word}"
-    return f"{n} {word}{'es' if word.endswith(('s', 'ch', 'sh', 'x')) else 's'}"
-
-
-def _check_basics(check: Check, spy: _Spy) -> None:
-    """The mistakes that break any loop: no backward, no step, eval mode, step too early."""
-    if not spy.backwards:
-        moved = " (the parameters did not move)" if spy.steps else ""
-        check.fail(
-            "loss.backward() is never called: no gradient was computed, so optimizer.step() "
-            f"had nothing to apply{moved}. Call loss.backward() on every batch's loss."
-        )
-    check.case()
-    if not spy.steps:
-        check.fail(
-            f"optimizer.step() is never called: {_plural(len(spy.backwards), 'backward pass')} "
-            "computed gradients, but nothing applied them, so the parameters did not move."
-        )
-    check.case()
-    eval_passes = spy.forward_modes.count(False)
-    if eval_passes:
-        if False in spy.mode_calls:
-            cause = ("your function calls model.eval() (or model.train(False)), which switches "
-                     "dropout off: call model.train() before the loop instead")
-        else:
-            cause = ("the model arrived in eval mode, as it is after from_pretrained or after an "
-                     "evaluation, and your function never switches it back: call model.train() "
-                     "before the loop")
-        check.fail(
-            f"the model is in eval mode while training: {eval_passes} of "
-            f"{len(spy.forward_modes)} forward passes ran with model.training == False; {cause}."
-        )
-    check.case()
-    first_step, first_backward = spy.first("step"), spy.first("backward")
-    if first_step is not None and first_backward is not None and first_step < first_backward:
-        check.fail(
-            "optimizer.step() runs before loss.backward(): each step applies the gradients of "
-            "the previous batch, and the first step applies none. The order within a step is "
-            f"{_ORDER}."
-        )
-    empty = sum(1 for step in spy.steps if step.backwards == 0)
-    if empty:
-        check.fail(
-            f"{_plural(empty, 'optimizer step')} ran with no backward pass since the previous "
-            "step: call optimizer.step() once per update, after loss.backward()."
-        )
-    check.case()
-    cleared = sum(1 for step in spy.steps if step.cleared)
-    if cleared:
-        check.fail(
-            f"zero_grad() runs between backward() and step(): {cleared} of {len(spy.steps)} "
-            "steps found the gradients already cleared, so they changed nothing. Zero the "
-            "gradients before backward() (at the start of the step) or after step()."
-        )
-    check.case()
-
-
-def _check_one_step_per_batch(check: Check, spy: _Spy, batches: int) -> None:
-    """A plain loop: every backward starts from clear gradients, one step per batch."""
-    dirty = spy.backwards.count(False)
-    if dirty:
-        steps = len(spy.steps)
-        if spy.zero_calls == 0:
-            check.fail(
-                f"gradients are never zeroed: optimizer.step() ran {steps} times and "
-                "zero_grad() 0 times, so each step also applies the gradients of every earlier "
-                "batch. Call optimizer.zero_grad() once per step, before backward() or after "
-                "step()."
-            )
-        check.fail(
-            f"gradients are not cleared before every backward pass: {dirty} of "
-            f"{len(spy.backwards)} backward passes added to the gradients of an earlier batch "
-            f"(zero_grad() ran {_plural(spy.zero_calls, 'time')} for {steps} steps). Call "
-            "optimizer.zero_grad() once per step, before backward() or after step()."
-        )
-    check.case()
-    forwards = len(spy.forward_modes)
-    if len(spy.backwards) == len(spy.steps) == forwards and forwards < batches:
-        check.fail(
-            f"the loop stopped early: only {forwards} of the {batches} batches went through "
-            f"forward, backward and step, then your "
-            "function returned. Is `return` (or a `break`) indented inside the for loop? "
-            "Return after the loop has gone through every batch."
-        )
-    if len(spy.backwards) != batches or len(spy.steps) != batches:
-        check.fail(
-            f"one backward pass and one optimizer step per batch expected: {batches} batches, "
-            f"{len(spy.backwards)} backward passes, {len(spy.steps)} steps."
-        )
-    check.case()
-
-
 def _losses(check: Check, result: Any, count: int, what: str) -> list[float]:
     """The student's list of per-batch (or per-step) losses, as floats."""
     if result is None:
@@ -231,7 +139,7 @@ def _losses(check: Check, result: Any, count: int, what: str) -> list[float]:
     kept = watch.graph_tensors(result)
     if kept:
         total = len(result) if isinstance(result, (list, tuple)) else 1
-        check.fail(watch.kept_graphs_message(kept, total, f"{what} losses"))
+        check.fail(diagnosis.kept_graphs_message(kept, total, f"{what} losses"))
     if isinstance(result, torch.Tensor):
         result = result.detach().reshape(-1).tolist()
     try:
@@ -294,8 +202,8 @@ def train_one_epoch(train_one_epoch: Callable, num_batches: int = 6, batch_size:
             torch.manual_seed(seed + 1)
             result = check.call(watch.pinned(train_one_epoch), model, loader, opt,
                                 nn.CrossEntropyLoss())
-        _check_basics(check, spy)
-        _check_one_step_per_batch(check, spy, num_batches)
+        diagnosis.check_loop(check, spy)
+        diagnosis.check_one_step_per_batch(check, spy, num_batches)
         losses = _losses(check, result, num_batches, "batch")
 
         reference = toy_model(seed)
@@ -303,7 +211,7 @@ def train_one_epoch(train_one_epoch: Callable, num_batches: int = 6, batch_size:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 1)
             ref_losses = reference_epoch(reference, loader, ref_opt, nn.CrossEntropyLoss())
-        index = watch.first_divergence(losses, ref_losses)
+        index = diagnosis.first_divergence(losses, ref_losses)
         if index is not None:
             check.fail(_name_loss_divergence(spy, index, losses, ref_losses, num_batches))
         check.case()
@@ -318,25 +226,19 @@ def train_one_epoch(train_one_epoch: Callable, num_batches: int = 6, batch_size:
 
 def _name_loss_divergence(spy: _Spy, index: int, losses: list[float], ref_losses: list[float],
                           batches: int) -> str:
-    """Why the returned losses part from the reference's at ``index``: the first divergence."""
-    shown = (f"the loss you returned for batch {index} is {fmt(losses[index])}; the reference "
-             f"loop's is {fmt(ref_losses[index])}")
-    trained = spy.backward_losses
+    """Why the returned losses part from the reference's: the shared diagnosis, and how many
+    forward passes ran when the returned losses were computed again."""
+    message = diagnosis.loss_problem(
+        losses, ref_losses, spy.backward_losses, _("batch"),
+        _("That batch is where your training departs from forward → loss → backward → step "
+          "with zeroed gradients. Return loss.item() of each batch, computed with "
+          "loss_fn(model(inputs), targets) before the step")) or ""
     forwards = len(spy.forward_modes)
-    if (len(trained) > index and watch.first_divergence(trained[: index + 1],
-                                                         ref_losses[: index + 1]) is None):
-        extra = (f" Your function ran {forwards} forward passes for {batches} batches: the "
-                 "extra ones computed the losses you returned (after optimizer.step() the "
-                 "model has changed, so a recomputed loss is not the batch's training loss)."
-                 if forwards > batches else "")
-        return (f"the losses you returned are not the ones backward() ran on: {shown}, and "
-                f"backward() ran on {fmt(trained[index])}.{extra} Return loss.item() of the "
-                "very loss you called backward() on.")
-    matched = f"The first {index} batches matched, so b" if index else "B"
-    return (f"{shown}. {matched}atch {index} is where your training departs from forward → "
-            "loss → backward → step with zeroed gradients. "
-            "Return loss.item() of each batch, computed with loss_fn(model(inputs), targets) "
-            "before the step.")
+    if forwards > batches and "backward() ran on" in message:
+        message += _(" Your function ran {forwards} forward passes for {batches} batches: the "
+                     "extra ones computed the losses you returned.").format(
+                         forwards=forwards, batches=batches)
+    return message
 
 
 # --- Exercises 2 and 3: the MRPC data pipeline ----------------------------------------------
@@ -661,7 +563,7 @@ def reference_fine_tune(model: nn.Module, train_dataloader: Any, epochs: int, lr
                               num_training_steps=steps)
     losses, lrs = [], []
     model.train()
-    for _ in range(epochs):
+    for _epoch in range(epochs):
         for batch in train_dataloader:
             batch = {k: v.to(device) for k, v in batch.items()}
             loss = model(**batch).loss
@@ -696,8 +598,8 @@ def fine_tune(fine_tune: Callable, epochs: int = 2, lr: float = 2e-3, batch_size
             result = check.call(watch.pinned(fine_tune), model,
                                 _mrpc_loader(tokenized, tokenizer, batch_size), epochs, lr, target)
         _check_device(check, spy, model, target)
-        _check_basics(check, spy)
-        _check_one_step_per_batch(check, spy, total)
+        diagnosis.check_loop(check, spy)
+        diagnosis.check_one_step_per_batch(check, spy, total)
         _check_optimizer(check, spy, model, lr)
         _check_schedule(check, spy, lr, total, epochs, num_batches)
         _check_progress(check, spy, total)
@@ -706,17 +608,15 @@ def fine_tune(fine_tune: Callable, epochs: int = 2, lr: float = 2e-3, batch_size
         reference = checker_model(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            ref_losses, _ = reference_fine_tune(
+            ref_losses, _weights_after = reference_fine_tune(
                 reference, _mrpc_loader(tokenized, tokenizer, batch_size), epochs, lr, target)
-        if not _close_lists(losses, ref_losses):
-            index = next(i for i, (a, b) in enumerate(zip(losses, ref_losses, strict=True))
-                         if abs(a - b) > 1e-6 + 1e-4 * abs(b))
-            check.fail(
-                f"the loss of step {index} is {fmt(losses[index])}; the reference loop gets "
-                f"{fmt(ref_losses[index])}. Use the model's own loss (model(**batch).loss), "
-                "torch.optim.AdamW(model.parameters(), lr=lr) with its defaults, and no extra "
-                "changes to the gradients."
-            )
+        problem = diagnosis.loss_problem(
+            losses, ref_losses, spy.backward_losses, _("step"),
+            _("Use the model's own loss (model(**batch).loss), torch.optim.AdamW("
+              "model.parameters(), lr=lr) with its defaults, and no extra changes to the "
+              "gradients"))
+        if problem:
+            check.fail(problem)
         check.case(f"{total} steps; final loss {losses[-1]:.3f}; reference {ref_losses[-1]:.3f}")
 
 
@@ -725,7 +625,7 @@ def _check_device(check: Check, spy: _Spy, model: nn.Module, device: torch.devic
     if where.type != device.type:
         check.fail(f"the model stayed on {where}, not on the device you were given ({device}): "
                    "call model.to(device) before training.")
-    problem = watch.device_problem(spy.moves, spy.unmoved, len(spy.forward_modes), device)
+    problem = diagnosis.device_problem(spy.moves, spy.unmoved, len(spy.forward_modes), device)
     if problem:
         check.fail(problem)
     if spy.device_mismatches:
@@ -763,62 +663,12 @@ def _check_optimizer(check: Check, spy: _Spy, model: nn.Module, lr: float) -> No
 
 def _check_schedule(check: Check, spy: _Spy, lr: float, total: int, epochs: int,
                     batches: int) -> None:
-    lrs = [step.lr for step in spy.steps]
-    expected = [lr * (1 - i / total) for i in range(total)]
-    if _close_lists(lrs, expected, rtol=1e-6, atol=1e-12):
-        check.case()
-        return
-    stepped = len(spy.scheduler_steps)
-    shown = f"learning rates used: {', '.join(fmt(v) for v in lrs[:4])}, ..."
-    if not spy.schedulers:
-        check.fail(
-            f"no learning-rate scheduler: every one of the {total} steps ran at lr = "
-            f"{fmt(lrs[0])}. Create get_scheduler('linear', optimizer=optimizer, "
-            "num_warmup_steps=0, num_training_steps=...) and call scheduler.step() after each "
-            "optimizer.step()."
-        )
-    if stepped == 0:
-        check.fail(
-            f"the scheduler is never stepped: scheduler.step() ran 0 times, so all {total} "
-            f"steps used lr = {fmt(lrs[0])} instead of decaying linearly to 0. Call "
-            "scheduler.step() right after optimizer.step()."
-        )
-    if stepped == epochs and total != epochs:
-        check.fail(
-            f"scheduler.step() runs once per epoch ({stepped} times), but the schedule is "
-            f"counted in optimizer steps ({total}): the learning rate barely moved "
-            f"({fmt(lrs[0])} → {fmt(lrs[-1])}). Call scheduler.step() inside the batch loop, "
-            "after optimizer.step()."
-        )
-    if stepped != total:
-        check.fail(f"scheduler.step() ran {stepped} times for {total} optimizer steps: call it "
-                   "once after every optimizer.step().")
-    if lrs[0] == 0:
-        check.fail(f"the first step used lr = 0: no warmup here, num_warmup_steps=0 ({shown}).")
-    shifted = [lr * (1 - (i + 1) / total) for i in range(total)]
-    if _close_lists(lrs, shifted, rtol=1e-6, atol=1e-12):
-        check.fail(
-            "scheduler.step() runs before optimizer.step(): the first update already used the "
-            f"second learning rate, {fmt(lrs[0])} instead of {fmt(lr)}. Step the optimizer "
-            "first, then the scheduler."
-        )
-    if total > 1 and 0 < lrs[1] < lrs[0]:
-        sized = round(1 / (1 - lrs[1] / lrs[0]))
-        if sized == batches and epochs > 1:
-            check.fail(
-                f"the schedule is sized for one epoch ({batches} steps, len(train_dataloader)) "
-                f"but training takes epochs × len(train_dataloader) = {total} steps, so the "
-                "learning rate reached 0 after the first epoch and the later epochs learned "
-                "nothing. Use num_training_steps = epochs * len(train_dataloader)."
-            )
-        if sized != total:
-            check.fail(
-                f"the schedule is sized for {sized} steps, but training takes {total}: the "
-                f"learning rate should reach 0 exactly at the end. Use num_training_steps = "
-                f"epochs * len(train_dataloader) ({shown})."
-            )
-    check.fail(f"the learning rate should decay linearly from {fmt(lr)} to 0 over {total} "
-               f"steps ({shown}): use get_scheduler('linear', ...).")
+    problem = diagnosis.schedule_problem(
+        [step.lr for step in spy.steps], lr, total, epochs, batches,
+        schedulers=len(spy.schedulers), stepped=len(spy.scheduler_steps))
+    if problem:
+        check.fail(problem)
+    check.case()
 
 
 def _check_progress(check: Check, spy: _Spy, total: int) -> None:
@@ -906,7 +756,7 @@ def _run_accumulation(check: Check, fn: Callable, k: int, num_batches: int, batc
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     with _Spy(model) as spy:
         check.call(watch.pinned(fn), model, loader, optimizer, nn.CrossEntropyLoss(), k)
-    _check_basics(check, spy)
+    diagnosis.check_loop(check, spy)
     _check_windows(check, spy, num_batches, k)
 
     windows = expected_windows(num_batches, k)

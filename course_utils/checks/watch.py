@@ -11,12 +11,19 @@ for one exercise:
   instead of ``loss.item()``: every batch's graph stays alive).
 - :func:`pinned`: a student's function whose errors point at the student's own line, not at
   the deepest frame inside torch or transformers.
-- :func:`first_divergence`: the first position where two sequences of numbers differ, to say
-  *which* step went wrong and what it should have been.
+- :class:`Recorder` and :class:`WatchedLoader`: the passes over a dataloader and what each
+  batch's forward pass gave (predictions, loss, mode, gradients on), for evaluation loops.
+- :class:`AccelerateWatch`: one process of an Accelerate run (``prepare`` and its results,
+  ``backward``, ``accumulate`` blocks, gathers, new ``Accelerator()`` objects, batches moved by
+  hand); it patches classes, so it runs in a forked process (or is undone after).
 
-Chapter 2's training watcher (:class:`TrainingWatch`, forward passes and their mode, backward
-passes, ``zero_grad``, optimizer and scheduler steps with their learning rates) lives here too,
-and chapter 3's keep-the-best exercise uses it for its training half.
+What the trace *means* (the mistake, in words) is :mod:`course_utils.checks.diagnosis`'s job;
+``device_problem``, ``kept_graphs_message`` and ``first_divergence`` are importable from here
+too, where they used to live.
+
+:class:`TrainingWatch` records a training loop (forward passes and their mode, backward passes,
+``zero_grad``, optimizer and scheduler steps with their learning rates), for chapters 2 and 3;
+:class:`OptimizerWatch` the same for loops with no model (chapter 1).
 """
 
 from __future__ import annotations
@@ -24,14 +31,22 @@ from __future__ import annotations
 import contextlib
 import functools
 import sysconfig
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import weakref
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from course_utils.checks.diagnosis import (  # noqa: F401  (kept here: their old home)
+    device_problem,
+    first_divergence,
+    kept_graphs_message,
+)
 
 # --- where tensors and the model go ----------------------------------------------------------
 
@@ -69,11 +84,18 @@ class Moves:
     def __init__(self, model: nn.Module | None = None) -> None:
         self.model = model
         self.model_moves: list[str] = []
+        self.forward_unmoved: list[list[str]] = []  # per forward pass of ``model``
         self._moved: dict[int, torch.Tensor] = {}
         self._undo: list[Callable[[], None]] = []
 
+    def _forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        self.forward_unmoved.append(self.unmoved(args, kwargs))
+
     def __enter__(self) -> Moves:
         watch = self
+        if self.model is not None:
+            handle = self.model.register_forward_pre_hook(self._forward, with_kwargs=True)
+            self._undo.append(handle.remove)
         tensor_to = torch.Tensor.to
         module_to = nn.Module.to
 
@@ -116,33 +138,6 @@ class Moves:
                 if isinstance(value, torch.Tensor) and not self.moved(value)]
 
 
-def device_problem(moves: Moves, unmoved: Sequence[Sequence[str]], forwards: int,
-                   device: Any) -> str | None:
-    """The device mistake in words, or None: model never moved, batches (or parts) unmoved."""
-    if not moves.model_moves:
-        return (
-            f"the model is never moved to the device: model.to(device) was not called. Here "
-            f"device is {device} and nothing breaks, but on a GPU the parameters would stay on "
-            "the CPU while the batches go to the GPU (or everything runs on the CPU). Call "
-            "model.to(device) once, before the loop."
-        )
-    passes = [names for names in unmoved if names]
-    if passes:
-        names = list(dict.fromkeys(name for group in passes for name in group))
-        every = all(len(group) == len(passes[0]) for group in passes)
-        which = ", ".join(names)
-        everything = every and len(passes) == forwards and len(names) >= 3
-        part = (f"none of the batch's tensors ({which})" if everything
-                else f"{which} (the other inputs were moved)")
-        return (
-            f"{len(passes)} of {forwards} forward passes got tensors that never went through "
-            f".to(device): {part}. Here device is {device} and nothing breaks, but on a GPU "
-            "the model would get CPU tensors and fail. Move every tensor of the "
-            "batch: batch = {k: v.to(device) for k, v in batch.items()}."
-        )
-    return None
-
-
 # --- values that still hold a graph -----------------------------------------------------------
 
 
@@ -155,15 +150,6 @@ def graph_tensors(values: Any) -> int:
     if isinstance(values, (list, tuple)):
         return sum(graph_tensors(v) for v in values)
     return 0
-
-
-def kept_graphs_message(count: int, total: int, what: str) -> str:
-    return (
-        f"{count} of the {total} {what} you returned are loss tensors that still hold their "
-        "autograd graph (requires_grad=True): every batch's graph, with all its activations, "
-        "stays in memory until the list is freed, and the numbers are not plain floats. "
-        "Record loss.item() instead of loss."
-    )
 
 
 # --- errors that point at the student's line ---------------------------------------------------
@@ -226,20 +212,6 @@ def scenario(check: Any, where: str):
         if message.startswith(prefix + where):
             raise
         check.fail(where + (message[len(prefix):] if message.startswith(prefix) else message))
-
-
-# --- where two runs part ------------------------------------------------------------------------
-
-
-def first_divergence(got: Sequence[float], want: Sequence[float], rtol: float = 1e-4,
-                     atol: float = 1e-6) -> int | None:
-    """The first index where ``got`` and ``want`` differ (or the shorter length), else None."""
-    for index, (a, b) in enumerate(zip(got, want, strict=False)):
-        if abs(a - b) > atol + rtol * abs(b):
-            return index
-    if len(got) != len(want):
-        return min(len(got), len(want))
-    return None
 
 
 # --- a training run: forwards, backwards, zero_grad, steps, schedulers ----------------------------
@@ -434,7 +406,7 @@ class TrainingWatch:
     def forwards_per_step(self) -> list[int]:
         """Forward passes between consecutive optimizer steps (the last group: after the last)."""
         counts = [0]
-        for kind, _ in self.events:
+        for kind, _value in self.events:
             if kind == "forward":
                 counts[-1] += 1
             elif kind == "step":
@@ -502,3 +474,470 @@ class OptimizerWatch:
                     before += 1
             since_step = []
         return between, before
+
+
+# --- passes over a dataloader: what each batch's forward pass gave (chapter 3's Recorder) -------
+
+
+@dataclass
+class Forward:
+    """One forward pass of the watched model."""
+
+    phase: str  # "train", "eval" or "other" (outside the watched dataloaders)
+    pass_index: int  # which pass over a dataloader (-1: none)
+    batch_index: int
+    training: bool
+    grad_enabled: bool
+    predictions: torch.Tensor
+    loss: float | None
+
+
+@dataclass
+class Pass:
+    """One pass over a watched dataloader: the labels it handed out, the forwards it saw."""
+
+    phase: str
+    index: int
+    labels: list[torch.Tensor] = field(default_factory=list)
+    forwards: dict[int, Forward] = field(default_factory=dict)  # batch index -> last forward
+    weights: dict[str, torch.Tensor] | None = None  # the model's weights when the pass started
+
+    @property
+    def examples(self) -> int:
+        return sum(len(labels) for labels in self.labels)
+
+    def predictions(self) -> torch.Tensor:
+        """The predictions of the batches that went through the model, in order."""
+        kept = [self.forwards[i].predictions for i in sorted(self.forwards)]
+        return torch.cat(kept) if kept else torch.zeros(0, dtype=torch.long)
+
+    def forwarded_labels(self) -> torch.Tensor:
+        """The labels of the batches that went through the model, in order."""
+        kept = [self.labels[i] for i in sorted(self.forwards) if i < len(self.labels)]
+        return torch.cat(kept) if kept else torch.zeros(0, dtype=torch.long)
+
+    def complete(self, batches: int) -> bool:
+        return len(self.labels) == batches and set(self.forwards) == set(range(batches))
+
+
+class Recorder:
+    """Hooks a model and keeps the passes over watched dataloaders (:class:`WatchedLoader`)
+    and the forward passes of one run of student code: the phase (train or eval) of each,
+    its mode, whether gradients were on, its predictions and its loss. Call :meth:`remove`
+    when the run is over."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.passes: list[Pass] = []
+        self.forwards: list[Forward] = []
+        self._current: tuple[Pass, int] | None = None
+        self._handle = model.register_forward_hook(self._hook, with_kwargs=True)
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+    def start_pass(self, phase: str, snapshot: bool = False) -> Pass:
+        record = Pass(phase, len(self.passes))
+        if snapshot:
+            record.weights = {name: p.detach().cpu().clone()
+                              for name, p in self.model.named_parameters()}
+        self.passes.append(record)
+        self._current = None
+        return record
+
+    def end_pass(self, record: Pass) -> None:
+        """The pass went through every batch: later forwards belong to no batch of it."""
+        if self._current is not None and self._current[0] is record:
+            self._current = None
+
+    def at_batch(self, record: Pass, index: int, batch: Any) -> None:
+        labels = batch.get("labels") if isinstance(batch, Mapping) else None
+        record.labels.append(as_tensor(labels).reshape(-1) if labels is not None
+                             else torch.zeros(0, dtype=torch.long))
+        self._current = (record, index)
+
+    def _hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        logits = getattr(output, "logits", None)
+        if logits is None and isinstance(output, (tuple, list)) and output:
+            logits = output[-1] if len(output) > 1 else output[0]
+        if not isinstance(logits, torch.Tensor):
+            return
+        logits = logits.detach().cpu().float()
+        predictions = logits.argmax(dim=-1).reshape(-1)
+        record, index = self._current if self._current else (None, -1)
+        loss = getattr(output, "loss", None)
+        if isinstance(loss, torch.Tensor):
+            loss_value: float | None = float(loss.detach())
+        else:
+            loss_value = None
+            if record is not None and index < len(record.labels):
+                labels = record.labels[index]
+                if len(labels) == len(logits):
+                    loss_value = float(nn.functional.cross_entropy(logits, labels.long()))
+        forward = Forward(record.phase if record else "other", record.index if record else -1,
+                          index, module.training, torch.is_grad_enabled(), predictions,
+                          loss_value)
+        self.forwards.append(forward)
+        if record is not None:
+            record.forwards[index] = forward
+
+    def phase_passes(self, phase: str) -> list[Pass]:
+        return [p for p in self.passes if p.phase == phase]
+
+
+class WatchedLoader:
+    """A dataloader that tells a :class:`Recorder` when a pass starts and which batch is
+    current; everything else is the wrapped dataloader's."""
+
+    def __init__(self, loader: Any, recorder: Recorder, phase: str,
+                 snapshot: bool = False) -> None:
+        self._loader = loader
+        self._recorder = recorder
+        self._phase = phase
+        self._snapshot = snapshot
+
+    def __len__(self) -> int:
+        return len(self._loader)
+
+    def __iter__(self):
+        record = self._recorder.start_pass(self._phase, self._snapshot)
+        for index, batch in enumerate(self._loader):
+            self._recorder.at_batch(record, index, batch)
+            yield batch
+        self._recorder.end_pass(record)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._loader, name)
+
+
+def as_tensor(values: Any) -> torch.Tensor:
+    """Predictions or labels as a CPU tensor (from a tensor, an array, a list or a number)."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu()
+    try:
+        return torch.as_tensor(values).detach().cpu()
+    except (TypeError, ValueError, RuntimeError):
+        if isinstance(values, Sequence):
+            parts = [as_tensor(v).reshape(-1) for v in values]
+            return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long)
+        raise
+
+
+# --- one process of an Accelerate run (chapter 4's probe; it runs in forked processes) ---------
+
+
+_ACCELERATE: AccelerateWatch | None = None  # this process's watch (set in forked children)
+
+
+class AccelerateWatch:
+    """Everything one process of an Accelerate run records while the student's function runs:
+    ``prepare`` (and the kinds of what it got), ``backward``, ``accumulate`` blocks (with
+    ``sync_gradients`` and the zero_grad/backward/step order inside each), gathers and the
+    sizes handed to them, new ``Accelerator()`` objects, the batches (tagged by split) and
+    where they were moved, forward passes (mode, gradients on, moved by hand), gradients and
+    the learning rate of each step.
+
+    It patches classes (``Accelerator.__init__``, ``AcceleratedOptimizer``), so it is meant for
+    a throw-away forked process, or undone with :func:`stop_accelerate_watch`. Start it with
+    :func:`start_accelerate_watch`; :func:`accelerate_watch` is the active one.
+    """
+
+    def __init__(self, accelerator: Any) -> None:
+        self.accelerator = accelerator
+        self.device = accelerator.device  # the very object: `.to(accelerator.device)` is fine
+        self.calls: Counter[str] = Counter()
+        self.prepared: list[str] = []
+        self.tags: dict[int, tuple[str, bool, int]] = {}  # data_ptr -> (split, moved, owner)
+        self.targets: list[str] = []  # where they were moved
+        self.forwards: list[tuple[str | None, bool, bool, bool]] = []
+        self.lrs: list[float] = []
+        self.grad_passes = 0
+        self.blocks: list[dict[str, Any]] = []  # each accumulate block: sync flag, events
+        self.gathered: list[list[int]] = []  # first-dimension sizes handed to each gather
+        self.new_accelerators = 0
+        self._block: dict[str, Any] | None = None
+        self._in_gather_for_metrics = False
+        self._wrap_accelerator()
+        self._watch_classes()
+
+    # batches ---------------------------------------------------------------------------------
+    # A batch tensor is known by the address of its data (``data_ptr``), since accelerate's
+    # dataloader hands the model copies (``.to(accelerator.device)`` copies on a MULTI_CPU
+    # group, whose device is ``cpu:0``). Each tag is dropped when its tensor object dies.
+    def _tag(self, tensor: torch.Tensor, split: str, moved: bool) -> None:
+        ptr = tensor.data_ptr()
+        self.tags[ptr] = (split, moved, id(tensor))
+        weakref.finalize(tensor, self._forget, ptr, id(tensor))
+
+    def _forget(self, ptr: int, owner: int) -> None:
+        tag = self.tags.get(ptr)
+        if tag is not None and tag[2] == owner:
+            del self.tags[ptr]
+
+    def register(self, batch: Any, split: str) -> None:
+        for value in batch.values():
+            if isinstance(value, torch.Tensor) and value.numel():
+                self._tag(value, split, moved=False)
+
+    def saw_to(self, tensor: torch.Tensor, result: Any, args: tuple, kwargs: dict) -> None:
+        """Called after every ``Tensor.to``: follow batches, note those sent elsewhere."""
+        if not tensor.numel() or tensor.data_ptr() not in self.tags:
+            return
+        split, moved, _owner = self.tags[tensor.data_ptr()]
+        target = kwargs.get("device", args[0] if args else None)
+        if is_device(target) and target is not self.device:
+            moved = True
+            self.targets.append(repr(target) if isinstance(target, str)
+                                else repr(torch.device(target)))
+            self._tag(tensor, split, moved)
+        if isinstance(result, torch.Tensor) and result.numel() and result is not tensor:
+            self._tag(result, split, moved)
+
+    # the accelerator ---------------------------------------------------------------------------
+    def _wrap_accelerator(self) -> None:
+        accelerator = self.accelerator
+        for name in ("backward", "accumulate", "gather", "gather_for_metrics", "prepare"):
+            original = getattr(accelerator, name)
+            setattr(accelerator, name, self._counted(name, original))
+
+    def _event(self, what: str) -> None:
+        if self._block is not None:
+            self._block["events"].append(what)
+
+    def _watch_classes(self) -> None:
+        """New Accelerator objects, and zero_grad/step of prepared optimizers, as events.
+        Patched on the classes: only ever in a throw-away child (or undone by _run_here)."""
+        from accelerate import Accelerator
+        from accelerate.optimizer import AcceleratedOptimizer
+
+        probe = self
+        _CLASS_UNDO.clear()
+        for owner, name in ((Accelerator, "__init__"), (AcceleratedOptimizer, "zero_grad"),
+                            (AcceleratedOptimizer, "step")):
+            original = owner.__dict__[name]
+
+            def make(original: Callable, name: str) -> Callable:
+                @functools.wraps(original)
+                def wrapper(obj: Any, *args: Any, **kwargs: Any) -> Any:
+                    if name == "__init__":
+                        probe.new_accelerators += 1
+                    else:
+                        probe._event("zero" if name == "zero_grad" else "step")
+                    return original(obj, *args, **kwargs)
+                return wrapper
+
+            setattr(owner, name, make(original, name))
+            _CLASS_UNDO.append((owner, name, original))
+
+    def _accumulate(self, original: Callable) -> Callable:
+        @contextlib.contextmanager
+        def accumulate(*args: Any, **kwargs: Any) -> Any:
+            with original(*args, **kwargs) as inside:
+                self._block = {"sync": bool(self.accelerator.sync_gradients), "events": []}
+                self.blocks.append(self._block)
+                try:
+                    yield inside
+                finally:
+                    self._block = None
+
+        return accumulate
+
+    def _counted(self, name: str, original: Callable) -> Callable:
+        if name == "accumulate":
+            original = self._accumulate(original)
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if name == "backward":
+                self._event("backward")
+            if name in ("gather", "gather_for_metrics") and not self._in_gather_for_metrics:
+                self.gathered.append(first_sizes(args[0] if args else None))
+            if name == "prepare":
+                self.prepared += [kind_of(obj) for obj in args]
+            if name == "gather" and self._in_gather_for_metrics:
+                return original(*args, **kwargs)
+            self.calls[name] += 1
+            if name != "gather_for_metrics":
+                return original(*args, **kwargs)
+            self._in_gather_for_metrics = True
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._in_gather_for_metrics = False
+
+        return wrapper
+
+    # the model and the optimizer -----------------------------------------------------------
+    def watch(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+        model.register_forward_pre_hook(self._forward, with_kwargs=True)
+        model.classifier.bias.register_hook(self._grad)
+        if optimizer is not None:
+            optimizer.register_step_pre_hook(self._step)
+
+    def _forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        tensors = [t for t in (*args, *kwargs.values())
+                   if isinstance(t, torch.Tensor) and t.numel()]
+        tags = [self.tags[t.data_ptr()] for t in tensors if t.data_ptr() in self.tags]
+        self.forwards.append((tags[0][0] if tags else None, module.training,
+                              torch.is_grad_enabled(), any(tag[1] for tag in tags)))
+
+    def _grad(self, grad: torch.Tensor) -> None:
+        self.grad_passes += 1
+
+    def _step(self, optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        self.lrs.append(float(optimizer.param_groups[0]["lr"]))
+
+    # what the parent needs -----------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        def forwards(split: str) -> list[tuple[bool, bool, bool]]:
+            return [(t, g, m) for s, t, g, m in self.forwards if s == split]
+
+        return {
+            "calls": dict(self.calls),
+            "prepared": list(self.prepared),
+            "train_forwards": forwards("train"),
+            "eval_forwards": forwards("validation"),
+            "moved_to": list(dict.fromkeys(self.targets)),
+            "lrs": list(self.lrs),
+            "grad_passes": self.grad_passes,
+            "blocks": [dict(block, events=list(block["events"])) for block in self.blocks],
+            "gathered": list(self.gathered),
+            "new_accelerators": self.new_accelerators,
+        }
+
+
+_CLASS_UNDO: list[tuple[Any, str, Any]] = []  # class attributes patched: (owner, name, old)
+
+
+def first_sizes(value: Any) -> list[int]:
+    """The first-dimension sizes of the tensors in what was handed to a gather."""
+    if isinstance(value, torch.Tensor):
+        return [int(value.shape[0])] if value.dim() else [1]
+    if isinstance(value, (list, tuple)):
+        return [n for item in value for n in first_sizes(item)]
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in first_sizes(item)]
+    return []
+
+
+def kind_of(obj: Any) -> str:
+    """What ``prepare`` was given, in words: model, optimizer, scheduler, <split> dataloader."""
+    from torch.optim.lr_scheduler import LRScheduler
+    from torch.utils.data import DataLoader
+
+    if isinstance(obj, nn.Module):
+        return "model"
+    if isinstance(obj, torch.optim.Optimizer):
+        return "optimizer"
+    if isinstance(obj, LRScheduler):
+        return "scheduler"
+    if isinstance(obj, DataLoader):
+        return f"{getattr(obj.collate_fn, 'split', 'other')} dataloader"
+    return type(obj).__name__
+
+
+def route_tensor_moves() -> None:
+    """Route ``Tensor.to`` through the active :class:`AccelerateWatch` (in a throw-away child
+    process, or undone by the caller)."""
+    original = torch.Tensor.to
+
+    @functools.wraps(original)
+    def to(self: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        if _ACCELERATE is not None:
+            _ACCELERATE.saw_to(self, result, args, kwargs)
+        return result
+
+    torch.Tensor.to = to
+
+
+def start_accelerate_watch(accelerator: Any) -> AccelerateWatch:
+    """Watch ``accelerator`` (and the classes) in this process from now on."""
+    global _ACCELERATE
+    _ACCELERATE = AccelerateWatch(accelerator)
+    return _ACCELERATE
+
+
+def accelerate_watch() -> AccelerateWatch | None:
+    """This process's active watch, if any (a collate function tags its batches with it)."""
+    return _ACCELERATE
+
+
+def stop_accelerate_watch() -> None:
+    """No active watch, and the patched classes as they were."""
+    global _ACCELERATE
+    _ACCELERATE = None
+    while _CLASS_UNDO:
+        owner, name, old = _CLASS_UNDO.pop()
+        setattr(owner, name, old)
+
+
+# --- a metric: what was added, and what each compute() scored ----------------------------------
+
+
+@dataclass
+class Computed:
+    """One ``metric.compute()``: what had been added since the previous one, and the result."""
+
+    predictions: torch.Tensor
+    references: torch.Tensor
+    result: Any
+
+
+def _joined(parts: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long)
+
+
+class MetricWatch:
+    """Passes everything to a real metric (``add_batch``, ``add``, ``compute``), recording what
+    goes in and what each ``compute()`` scored (:class:`Computed`).
+
+    ``on_added(predictions, references)`` sees every addition as tensors, before the metric
+    does (a checker stops there when the predictions cannot be one class per example).
+    """
+
+    def __init__(self, metric: Any,
+                 on_added: Callable[[torch.Tensor, torch.Tensor], None] | None = None) -> None:
+        self._metric = metric
+        self._on_added = on_added
+        self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.computed: list[Computed] = []
+        self.calls = 0
+
+    def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any):
+        self._record(predictions, references)
+        return self._metric.add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction: Any = None, reference: Any = None, **kwargs: Any):
+        self._record([prediction] if prediction is not None else None,
+                     [reference] if reference is not None else None)
+        return self._metric.add(prediction=prediction, reference=reference, **kwargs)
+
+    def compute(self, *, predictions: Any = None, references: Any = None, **kwargs: Any):
+        if predictions is not None or references is not None:
+            self._record(predictions, references)
+        added = self._pending
+        self._pending = []
+        result = self._metric.compute(predictions=predictions, references=references, **kwargs)
+        self.computed.append(Computed(_joined([p for p, _r in added]),
+                                      _joined([r for _p, r in added]), result))
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._metric, name)
+
+    def _record(self, predictions: Any, references: Any) -> None:
+        self.calls += 1
+        if predictions is None or references is None:
+            return  # the metric itself will complain
+        try:
+            preds, refs = as_tensor(predictions), as_tensor(references).reshape(-1)
+        except (TypeError, ValueError, RuntimeError):
+            return
+        if self._on_added is not None:
+            self._on_added(preds, refs)
+        self._pending.append((preds.reshape(-1).long(), refs.long()))
