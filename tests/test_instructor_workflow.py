@@ -250,6 +250,7 @@ def test_written_answers_are_left_for_the_formgrader(run: Run) -> None:
         grades = {grade.name: grade for grade in submission.grades}
         for name in run.manual:
             assert grades[name].auto_score is None and grades[name].manual_score is None
+            assert grades[name].needs_manual_grade
             assert grades[name].max_score == run.points[name]
         assert submission.needs_manual_grade
 

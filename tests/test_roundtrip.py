@@ -113,31 +113,27 @@ def test_solution_gets_full_marks(graded: Round) -> None:
 
 
 def test_written_answers_wait_for_the_instructor(graded: Round) -> None:
-    """Autograde scores no written answer and flags each one for the formgrader."""
+    """Autograde scores no written answer and flags each one for the formgrader; one left as
+    released ("YOUR ANSWER HERE") nbgrader itself scores 0, with nothing left to grade."""
     if not graded.manual:
         pytest.skip(f"{graded.chapter} has no written answers")
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{graded.course / 'gradebook.db'}") as gb:
-        for student in ("sol", "blank"):
+        def grades(student: str) -> tuple[dict, bool]:
             submission = gb.find_submission_notebook(graded.chapter, graded.chapter, student)
-            grades = {grade.name: grade for grade in submission.grades}
-            for name, points in graded.manual.items():
-                grade = grades[name]
-                assert grade.max_score == points, f"{student}: {name} is worth {grade.max_score}"
-                assert grade.auto_score is None and grade.manual_score is None, (
-                    f"{student}: {name} was scored automatically ({grade.auto_score})")
-                assert grade.score == 0, f"{student}: {name} scored {grade.score}"
-            assert submission.needs_manual_grade, f"{student}: not flagged for manual grading"
+            return {g.name: g for g in submission.grades}, submission.needs_manual_grade
 
-
-def test_blank_release_gets_zero(graded: Round) -> None:
-    blank = graded.grades["blank"]
-    assert blank.score == 0, (
-        f"{graded.chapter}: the unanswered release scores {blank.score:g}/{blank.max_score:g}; "
-        "a test cell passes without an answer: "
-        + str([name for name, (score, _) in blank.cells.items() if score > 0])
-    )
+        answered, flagged = grades("sol")
+        blank, blank_flagged = grades("blank")
+        for name, points in graded.manual.items():
+            assert answered[name].max_score == points, f"{name} is worth {points:g}"
+            assert answered[name].auto_score is None, (
+                f"{name} was scored automatically ({answered[name].auto_score})")
+            assert answered[name].needs_manual_grade, f"{name} is not left for the instructor"
+            assert answered[name].score == 0
+            assert blank[name].auto_score == 0 and not blank[name].needs_manual_grade
+        assert flagged and not blank_flagged
 
 
 def _exercise_cells(graded: Round) -> dict[str, tuple[float, float]]:
