@@ -121,10 +121,10 @@ class Run:
         return self.course / "feedback" / student / CHAPTER / f"{CHAPTER}.html"
 
     def test_outputs(self, student: str) -> dict[str, str]:
-        return {
+        return {  # the test cells (code); written answers print nothing
             grade_id(c): cell_text(c)
             for c in self.autograded(student).cells
-            if c.metadata.get("nbgrader", {}).get("grade")
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
         }
 
 
