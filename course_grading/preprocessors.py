@@ -229,7 +229,7 @@ class GradeInSandbox(NbGraderPreprocessor):
         pool = _pool(self.workers or default_workers())
         info = resources.get("nbgrader", {})
         self._prefetch(pool, settings, info)
-        job = build_job(nb)
+        job = build_job(nb, info.get("notebook") or "")
         self.log.info("Verdicts %s", "prefetched" if pool.has(job, settings) else "computed now")
         verdicts = pool.result(job, settings)
         for cell in nb.cells:
@@ -266,7 +266,7 @@ class GradeInSandbox(NbGraderPreprocessor):
             except Exception as error:  # noqa: BLE001  (graded, and reported, in its own turn)
                 self.log.debug("not prefetched %s: %r", path, error)
                 continue
-            pool.submit(build_job(nb), settings)
+            pool.submit(build_job(nb, notebook or ""), settings)
             started += 1
         if started:
             self.log.info(

@@ -68,6 +68,7 @@ class Job:
     exercises: list[Exercise]
     notes: list[str] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
+    language: str = "en"  # the language of the checkers' messages (course_utils.i18n)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,8 +154,28 @@ def _cell_kind(cell: dict) -> str:
     return "code"
 
 
-def build_job(nb: dict) -> Job:
-    """The grading job of a notebook (as nbgrader's sanitized copy of the submission)."""
+def notebook_language(nb: dict, name: str = "") -> str:
+    """The language a notebook's messages are in: its ``metadata.course.language``.
+
+    A notebook without it is English, unless its name ends in a language's suffix
+    (``01_autograd_hi``): a student may drop the metadata, not change the assignment.
+    """
+    languages = ("en", "hi")  # course_utils.i18n.LANGUAGES (this module imports nothing else)
+    course = nb.get("metadata", {}).get("course")
+    language = course.get("language") if isinstance(course, dict) else None
+    if language in languages:
+        return language
+    for candidate in languages:
+        if name.endswith(f"_{candidate}"):
+            return candidate
+    return "en"
+
+
+def build_job(nb: dict, name: str = "") -> Job:
+    """The grading job of a notebook (as nbgrader's sanitized copy of the submission).
+
+    ``name`` is the notebook's name, which decides the language when the metadata does not.
+    """
     notes: list[str] = []
     statements: list[tuple[ast.stmt, Statement]] = []
     exercises: list[Exercise] = []
@@ -187,7 +208,7 @@ def build_job(nb: dict) -> Job:
     for exercise in exercises:
         for source in [exercise.test, *(s.source for s in exercise.statements)]:
             modules |= imported_modules(source)
-    return Job(exercises, notes, sorted(modules))
+    return Job(exercises, notes, sorted(modules), notebook_language(nb, name))
 
 
 def imported_modules(source: str) -> set[str]:

@@ -38,6 +38,7 @@ TRUSTED_IMPORTS = (
     "torch",
     "course_utils",
     "course_utils.feedback",
+    "course_utils.i18n",
     "course_utils.verdict_log",
     "course_utils.checks",
 )
@@ -495,6 +496,9 @@ def main() -> int:
     job = json.load(sys.stdin)
     timeout = float(job.get("timeout", 300))
     memory = int(job.get("memory_bytes", 0))
+    from course_utils import i18n
+
+    i18n.set_language(job.get("language", i18n.DEFAULT))  # before any checker builds a message
     _import_trusted(job.get("modules", []))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -36,6 +36,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from course_utils.i18n import _
+
 STUDENT_PACKAGES = (
     "torch", "transformers", "datasets", "evaluate", "accelerate", "tqdm", "matplotlib",
     "ipywidgets", "numpy",
@@ -139,15 +141,19 @@ class PackageStatus:
 
     def line(self) -> str:
         """The report line, e.g. ``[FAIL] transformers 4.1.0 (need 5.23.0)``."""
-        note = " (for instructors and tests)" if self.optional else ""
+        note = _(" (for instructors and tests)") if self.optional else ""
         if self.installed is None:
-            return f"{'[--]' if self.optional else '[FAIL]'} {self.name} not installed{note}"
+            return _("{mark} {name} not installed{note}").format(
+                mark="[--]" if self.optional else "[FAIL]", name=self.name, note=note
+            )
         if self.ok and self.warning:
             return f"[WARN] {self.name} {self.installed} ({self.warning})"
         if self.ok:
             return f"[OK] {self.name} {self.installed}"
         mark = "[WARN]" if self.optional else "[FAIL]"
-        return f"{mark} {self.name} {self.installed} (need {self.wanted}){note}"
+        return _("{mark} {name} {installed} (need {wanted}){note}").format(
+            mark=mark, name=self.name, installed=self.installed, wanted=self.wanted, note=note
+        )
 
 
 def installed_version(name: str) -> str | None:
@@ -172,8 +178,10 @@ def check_package(
     if minimum is None:
         return PackageStatus(name, installed, None, True, optional)
     if not _at_least(installed, minimum) and name in NEVER_INSTALLED:
-        warning = (f"older than {minimum}, the oldest tested; kept, since the platform's own "
-                   "build matches its GPU or TPU")
+        warning = _(
+            "older than {minimum}, the oldest tested; kept, since the platform's own "
+            "build matches its GPU or TPU"
+        ).format(minimum=minimum)
         return PackageStatus(name, installed, f">= {minimum}", True, optional, warning)
     return PackageStatus(name, installed, f">= {minimum}", _at_least(installed, minimum), optional)
 
@@ -183,15 +191,19 @@ def device_line() -> str:
     try:
         import torch
     except ImportError:
-        return "[FAIL] device: torch is not installed"
+        return _("[FAIL] device: torch is not installed")
     if torch.cuda.is_available():
         count = torch.cuda.device_count()
-        return f"[OK] device: CUDA GPU {torch.cuda.get_device_name(0)} ({count} visible)"
+        return _("[OK] device: CUDA GPU {name} ({count} visible)").format(
+            name=torch.cuda.get_device_name(0), count=count
+        )
     if importlib.util.find_spec("torch_xla") is not None:
-        return "[OK] device: TPU (torch_xla is installed)"
+        return _("[OK] device: TPU (torch_xla is installed)")
     if torch.backends.mps.is_available():
-        return "[OK] device: Apple MPS GPU"
-    return f"[OK] device: CPU only ({os.cpu_count()} cores): fine for the smoke profile"
+        return _("[OK] device: Apple MPS GPU")
+    return _("[OK] device: CPU only ({cores} cores): fine for the smoke profile").format(
+        cores=os.cpu_count()
+    )
 
 
 def profile_lines() -> tuple[bool, list[str]]:
@@ -202,10 +214,14 @@ def profile_lines() -> tuple[bool, list[str]]:
         profile = profiles.get_profile()
         lines = ["[OK] " + profile.describe()]
         if profile.name == "full" and profiles.accelerator() is None:
-            lines.append(f"[WARN] full on a CPU: {profiles.FULL_ON_CPU_COST}; run "
-                         "%env COURSE_PROFILE=smoke in a cell for minutes instead")
+            lines.append(
+                _(
+                    "[WARN] full on a CPU: {cost}; run "
+                    "%env COURSE_PROFILE=smoke in a cell for minutes instead"
+                ).format(cost=profiles.FULL_ON_CPU_COST)
+            )
     except Exception as error:  # the check must report, not crash
-        return False, [f"[FAIL] profile: {error}"]
+        return False, [_("[FAIL] profile: {error}").format(error=error)]
     return True, lines
 
 
@@ -217,11 +233,15 @@ def check_environment(packages: Iterable[str] | None = None) -> bool:
     requirements = pinned_requirements()
     if requirements is not None:
         pins = read_pins(requirements)
-        source = f"the pins of {requirements} (the course's own environment)"
+        source = _("the pins of {path} (the course's own environment)").format(path=requirements)
     else:
         pins = {}
-        source = "the supported minimum versions (this is not the course's own .venv)"
-    print(f"Python {platform.python_version()}; packages compared with {source}")
+        source = _("the supported minimum versions (this is not the course's own .venv)")
+    print(
+        _("Python {version}; packages compared with {source}").format(
+            version=platform.python_version(), source=source
+        )
+    )
     required = list(packages) if packages is not None else list(STUDENT_PACKAGES)
     optional = [] if packages is not None else list(INSTRUCTOR_PACKAGES)
     statuses = [check_package(name, pins) for name in required]
@@ -252,10 +272,10 @@ def install_missing(run=subprocess.run) -> list[str]:
         if (status.installed is None or not status.ok) and normalize(name) in pins:
             wanted.append(f"{name}=={pins[normalize(name)]}")
     if wanted:
-        print("Installing:", " ".join(wanted))
+        print(_("Installing: {packages}").format(packages=" ".join(wanted)))
         run([sys.executable, "-m", "pip", "install", "--quiet", *wanted], check=True)
     else:
-        print("Nothing to install: every course package is already here.")
+        print(_("Nothing to install: every course package is already here."))
     return wanted
 
 

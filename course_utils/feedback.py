@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from course_utils import verdict_log
+from course_utils.i18n import _
 
 PASS_MARK = "✓"
 FAIL_MARK = "✗"
@@ -57,7 +58,9 @@ class Check:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
             detail = f" ({'; '.join(self.details)})" if self.details else ""
-            line = f"{PASS_MARK} {self.task} — {self.passed}/{self.passed} checks passed{detail}"
+            line = _("{mark} {task} — {passed}/{total} checks passed{detail}").format(
+                mark=PASS_MARK, task=self.task, passed=self.passed, total=self.passed, detail=detail
+            )
             verdict_log.record(True, line)
             print(line)
         elif issubclass(exc_type, CheckFailed):
@@ -72,7 +75,9 @@ class Check:
 
     def fail(self, message: str) -> NoReturn:
         """Stop with the mistake named: ``✗ task — message``."""
-        raise CheckFailed(f"{FAIL_MARK} {self.task} — {message}")
+        raise CheckFailed(
+            _("{mark} {task} — {message}").format(mark=FAIL_MARK, task=self.task, message=message)
+        )
 
     def require(self, condition: bool, message: str) -> None:
         """Pass one case if ``condition`` holds, else fail with ``message``."""
@@ -95,32 +100,44 @@ class Check:
         label = name or getattr(fn, "__name__", "your function")
         if not callable(fn):
             self.fail(
-                f"`{label}` should be a function, but it is a {type(fn).__name__}. "
-                "Define it with `def` in the answer cell and run that cell again."
+                _(
+                    "`{label}` should be a function, but it is a {kind}. "
+                    "Define it with `def` in the answer cell and run that cell again."
+                ).format(label=label, kind=type(fn).__name__)
             )
         try:
             result = fn(*args, **kwargs)
         except NotImplementedError:
             self.fail(
-                f"not answered yet: `{label}` still raises NotImplementedError. Replace "
-                "`raise NotImplementedError()` in the answer cell with your code, run it, "
-                "then run this check again."
+                _(
+                    "not answered yet: `{label}` still raises NotImplementedError. Replace "
+                    "`raise NotImplementedError()` in the answer cell with your code, run it, "
+                    "then run this check again."
+                ).format(label=label)
             )
         except CheckFailed:
             raise
         except Exception as error:  # the student's code crashed: say where, in their code
             hint = explain(error) if explain else None
             if hint:
-                self.fail(f"{hint} (`{label}` raised {type(error).__name__}{_where(error)}).")
+                self.fail(
+                    _("{hint} (`{label}` raised {error}{where}).").format(
+                        hint=hint, label=label, error=type(error).__name__, where=_where(error)
+                    )
+                )
             self.fail(
-                f"`{label}` raised {type(error).__name__}: {error}{_where(error)}. "
-                "Run the answer cell on its own to see the full error."
+                _(
+                    "`{label}` raised {error}: {detail}{where}. "
+                    "Run the answer cell on its own to see the full error."
+                ).format(label=label, error=type(error).__name__, detail=error, where=_where(error))
             )
         impostor = _impostor(result)
         if impostor:
             self.fail(
-                f"`{label}` returned {impostor}. Return plain tensors, numbers or the objects "
-                "the exercise names, computed by your code."
+                _(
+                    "`{label}` returned {impostor}. Return plain tensors, numbers or the objects "
+                    "the exercise names, computed by your code."
+                ).format(label=label, impostor=impostor)
             )
         return result
 
@@ -136,7 +153,7 @@ def _where(error: BaseException) -> str:
         return ""
     frame = frames[-1]
     code = f": `{frame.line.strip()}`" if frame.line else ""
-    return f" (at line {frame.lineno}{code})"
+    return _(" (at line {line}{code})").format(line=frame.lineno, code=code)
 
 
 def _impostor(value: Any, depth: int = 0) -> str | None:
@@ -151,9 +168,11 @@ def _impostor(value: Any, depth: int = 0) -> str | None:
     if isinstance(value, torch.Tensor) and kind not in (torch.Tensor, torch.nn.Parameter):
         if kind.__module__.startswith(("torch", "transformers", "accelerate")):
             return None
-        return f"a tensor of its own class `{kind.__name__}`"
+        return _("a tensor of its own class `{name}`").format(name=kind.__name__)
     if kind.__module__ == "__main__" and not isinstance(value, (tuple, list, dict)):
-        return f"an object of a class defined in the notebook (`{kind.__name__}`)"
+        return _("an object of a class defined in the notebook (`{name}`)").format(
+            name=kind.__name__
+        )
     if depth < 2 and isinstance(value, (tuple, list)):
         for item in value:
             found = _impostor(item, depth + 1)

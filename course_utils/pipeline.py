@@ -196,7 +196,7 @@ def predictions(model: torch.nn.Module, dataloader: Iterable[dict],
     return torch.cat(preds), torch.cat(labels)
 
 
-def accuracy_f1(model: torch.nn.Module, dataloader: Iterable[dict], metric: Any = None,
+def mrpc_scores(model: torch.nn.Module, dataloader: Iterable[dict], metric: Any = None,
              device: torch.device | None = None) -> dict[str, float]:
     """GLUE MRPC's accuracy and F1 over the whole dataloader."""
     from course_utils.metrics import mrpc_metric
@@ -290,3 +290,22 @@ def training_arguments(output_dir: str, hparams: Any) -> Any:
         per_device_train_batch_size=hparams.batch_size, seed=hparams.seed, weight_decay=0.01,
         max_grad_norm=0.0, eval_strategy="epoch", logging_strategy="epoch", save_strategy="no",
     )
+
+
+def tokenize_sst2(raw_datasets: Any, tokenizer: Any) -> Any:
+    """Chapter 6: tokenize SST-2's single sentences, keep the model's columns and ``labels``."""
+    tokenized = raw_datasets.map(lambda b: tokenizer(b["sentence"], truncation=True),
+                                 batched=True)
+    tokenized = tokenized.remove_columns(["sentence", "idx"]).rename_column("label", "labels")
+    return tokenized.with_format("torch")
+
+
+def run_sst2(raw_datasets: Any, tokenizer: Any, checkpoint: str, metric: Any,
+             hparams: Hyperparameters, device: torch.device) -> tuple[torch.nn.Module, dict]:
+    """Chapter 6's whole run, the course's way: the trained model and its validation scores."""
+    tokenized = tokenize_sst2(raw_datasets, tokenizer)
+    train_dl, eval_dl = mrpc_dataloaders(tokenized, tokenizer, hparams.batch_size, hparams.seed)
+    model = new_model(checkpoint, seed=hparams.seed)
+    train(model, train_dl, epochs=hparams.epochs, lr=hparams.lr, device=device)
+    found, labels = predictions(model, eval_dl, device)
+    return model, metric.compute(predictions=found, references=labels)

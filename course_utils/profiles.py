@@ -36,6 +36,7 @@ MRPC_FILES = ("train.tsv", "dev.tsv", "test.tsv")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 FIXTURE_DIR = _PACKAGE_DIR / "fixtures" / "paraphrase"
+SENTIMENT_FIXTURE_DIR = _PACKAGE_DIR / "fixtures" / "sentiment"  # chapter 6: SST-2-shaped
 LOCAL_METRIC_DIR = _PACKAGE_DIR / "metrics" / "glue_mrpc"
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -484,7 +484,7 @@ def train_keep_state_in_memory(model, train_dataloader, eval_dataloader, epochs,
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        result = pipeline.accuracy_f1(model, eval_dataloader, local_metric(), device)
+        result = pipeline.mrpc_scores(model, eval_dataloader, local_metric(), device)
         history.append({"train_loss": sum(losses) / len(losses), **result})
         if best_accuracy is None or result["accuracy"] > best_accuracy:
             best_accuracy, best_state = result["accuracy"], copy.deepcopy(model.state_dict())

@@ -62,5 +62,5 @@ def test_notebook_launcher_runs_train_py_on_two_cpu_processes(tmp_path: Path, sm
     rows = len(setup.tokenized["validation"])
     assert rows % 2 == 1 and report["validation_rows_scored"] == rows
     model = AutoModelForSequenceClassification.from_pretrained(out)
-    one = pipeline.accuracy_f1(model, setup.eval_dataloader, device=torch.device("cpu"))
+    one = pipeline.mrpc_scores(model, setup.eval_dataloader, device=torch.device("cpu"))
     assert (report["accuracy"], report["f1"]) == (one["accuracy"], one["f1"])

@@ -301,3 +301,41 @@ def test_chapter2b_sweep_reading_is_what_the_sweep_prints(sweep_printout):
 
     (pairs,) = claim(r"The validation split has (\d+) pairs", text)
     assert int(pairs) == len(labels)
+
+
+# --- chapter 6: the fixture, the settings, the floor ---------------------------------------------
+
+
+def test_chapter6_prose_quotes_the_fixture_settings_and_floor(monkeypatch):
+    import math
+
+    from course_utils import sst2
+    from course_utils.checks.capstone import ACCURACY_FLOOR
+    from course_utils.pipeline import hyperparameters
+    from course_utils.profiles import FULL_CHECKPOINT, SENTIMENT_FIXTURE_DIR, Profile
+
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    smoke = hyperparameters()
+    full = hyperparameters(Profile("full", FULL_CHECKPOINT, None, "glue", "test"))
+    sizes = {split: len(rows) for split, rows in sst2.load_sst2_tsv(SENTIMENT_FIXTURE_DIR).items()}
+
+    intro = prose("06_capstone", "**Where it runs:**")
+    train, valid, test = claim(r"\((\d+) training sentences, (\d+) validation, (\d+) test", intro)
+    assert (int(train), int(valid), int(test)) == (sizes["train"], sizes["validation"],
+                                                  sizes["test"])
+    epochs, steps = claim(r"(\d+) epochs of ([\d,]+) steps each", intro)
+    assert int(epochs) == full.epochs
+    assert int(steps.replace(",", "")) == math.ceil(67349 / full.batch_size)
+
+    exercise = prose("06_capstone", "### Exercise 5")
+    epochs, lr, batch = claim(r"\((\d+) epochs,\s+AdamW at (\S+), batch (\d+),", exercise)
+    assert (int(epochs), float(lr), int(batch)) == (smoke.epochs, smoke.lr, smoke.batch_size)
+    (floor,) = claim(r"that accuracy is above (\d\.\d+)\.", exercise)
+    assert float(floor) == ACCURACY_FLOOR
+
+    run = prose("06_capstone", "## 7. The real run")
+    batch, lr = claim(r"on `full`, 3 epochs, batch (\d+), AdamW at (\S+);", run)
+    assert (int(batch), float(lr)) == (full.batch_size, full.lr)
+    (lr,) = claim(r"needs more: 5 epochs at (\S+)\.", run)
+    assert float(lr) == smoke.lr and smoke.epochs == 5

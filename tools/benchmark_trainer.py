@@ -309,7 +309,7 @@ def run_once(name: str, data: Data, dataset: Any, args: argparse.Namespace, seed
     tokens = data.collator.tokens
     scores = {"accuracy": math.nan, "f1": math.nan}
     if evaluate:
-        scores = pipeline.accuracy_f1(model, data.eval_dataloader, mrpc_metric(data.profile),
+        scores = pipeline.mrpc_scores(model, data.eval_dataloader, mrpc_metric(data.profile),
                                       device)
     del model
     gc.collect()

@@ -36,6 +36,7 @@ MODULES = {
     "03_evaluation_loop": "evaluation",
     "04_accelerate": "accelerate_loop",
     "05_beyond_the_loop": "strategies",
+    "06_capstone": "capstone",
 }
 
 

@@ -55,8 +55,15 @@ def student_path(chapter: str) -> str:
 
 
 def chapters() -> list[str]:
-    return sorted(p.name for p in (ROOT / "solutions").iterdir()
-                  if (p / f"{p.name}.ipynb").is_file())
+    """The English chapters (a translation, built by tools/build_hindi.py, has its own cells)."""
+    notebooks = [p / f"{p.name}.ipynb" for p in (ROOT / "solutions").iterdir()]
+    return sorted(nb.parent.name for nb in notebooks if nb.is_file() and not is_translation(nb))
+
+
+def is_translation(path: Path) -> bool:
+    """Whether a notebook is a translation: its metadata names a language other than English."""
+    course = nbformat.read(path, as_version=4).metadata.get("course", {})
+    return course.get("language", "en") != "en"
 
 
 def _cell(kind: str, source: str, cell_id: str) -> nbformat.NotebookNode:

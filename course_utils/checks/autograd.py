@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from course_utils.feedback import Check, fmt
+from course_utils.i18n import _
 
 # re-read with the checker (checks.load), like the feedback core
 watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
@@ -24,9 +25,11 @@ watch = importlib.reload(importlib.import_module("course_utils.checks.watch"))
 Tensor = torch.Tensor
 
 _TRACKING_HINT = (
-    "the step ran with gradient tracking on: PyTorch refuses to update a leaf tensor that "
-    "requires grad in place, because the update itself would be recorded in the graph. "
-    "Put the update inside `with torch.no_grad():`"
+    _(
+        "the step ran with gradient tracking on: PyTorch refuses to update a leaf tensor that "
+        "requires grad in place, because the update itself would be recorded in the graph. Put "
+        "the update inside `with torch.no_grad():`"
+    )
 )
 
 
@@ -41,8 +44,10 @@ def _explain_math_module(error: Exception) -> str | None:
     scalar_only = "converted to Python scalars" in text or "must be real" in text
     if isinstance(error, (TypeError, ValueError)) and scalar_only:
         return (
-            "it does not work on a tensor of several values: use torch.sin / torch.cos (which "
-            "work element-wise on tensors) rather than math.sin / math.cos"
+            _(
+                "it does not work on a tensor of several values: use torch.sin / torch.cos (which "
+                "work element-wise on tensors) rather than math.sin / math.cos"
+            )
         )
     return None
 
@@ -53,7 +58,9 @@ def _to_tensor(check: Check, value: Any, what: str) -> Tensor:
     try:
         return torch.as_tensor(value, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):
-        check.fail(f"{what} should be a tensor (or a number), but it is {type(value).__name__}.")
+        check.fail(_(
+            "{what} should be a tensor (or a number), but it is {kind}."
+        ).format(what=what, kind=type(value).__name__))
 
 
 def _close(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-7) -> bool:
@@ -87,29 +94,40 @@ def derivative(df_dx: Callable[[Tensor], Tensor], at: Sequence[float] | None = N
                           dtype=torch.float64)
     with Check("derivative") as check:
         answer = check.call(df_dx, points.clone(), explain=_explain_math_module)
-        answer = _to_tensor(check, answer, "What df_dx returns")
+        answer = _to_tensor(check, answer, _("What df_dx returns"))
         if answer.shape != points.shape:
             check.fail(
-                f"for an input of shape {tuple(points.shape)} df_dx returned shape "
-                f"{tuple(answer.shape)}: compute element-wise with tensor operations so the "
-                "output has one derivative per input value."
+                _(
+                    "for an input of shape {points_shape} df_dx returned shape {answer_shape}: "
+                    "compute element-wise with tensor operations so the output has one derivative "
+                    "per input value."
+                ).format(points_shape=tuple(points.shape), answer_shape=tuple(answer.shape))
             )
         check.case()
         reference = autograd_derivative(f, points)
         if not _close(answer, reference):
             sin, cos, x = torch.sin(points), torch.cos(points), points
             known = [
-                (x**2 * sin, "you returned f(x) itself, not its derivative f'(x)."),
-                (2 * x * sin, "only half of the product rule: 2x·sin(x) is there but "
-                              "x²·cos(x) is missing. (u·v)' = u'·v + u·v'."),
-                (x**2 * cos, "only half of the product rule: x²·cos(x) is there but "
-                             "2x·sin(x) is missing. (u·v)' = u'·v + u·v'."),
-                (2 * x * cos, "you multiplied the two derivatives (2x · cos(x)); the product "
-                              "rule is (u·v)' = u'·v + u·v'."),
-                (2 * x * sin - x**2 * cos, "the sign of the x²·cos(x) term is flipped: the "
-                                           "derivative of sin(x) is +cos(x)."),
-                (x * sin + x**2 * cos, "the power rule lost its factor 2: the derivative of x² "
-                                       "is 2x, not x."),
+                (x**2 * sin, _("you returned f(x) itself, not its derivative f'(x).")),
+                (2 * x * sin, _(
+                    "only half of the product rule: 2x·sin(x) is there but x²·cos(x) is missing. "
+                    "(u·v)' = u'·v + u·v'."
+                )),
+                (x**2 * cos, _(
+                    "only half of the product rule: x²·cos(x) is there but 2x·sin(x) is missing. "
+                    "(u·v)' = u'·v + u·v'."
+                )),
+                (2 * x * cos, _(
+                    "you multiplied the two derivatives (2x · cos(x)); the product rule is (u·v)' "
+                    "= u'·v + u·v'."
+                )),
+                (2 * x * sin - x**2 * cos, _(
+                    "the sign of the x²·cos(x) term is flipped: the derivative of sin(x) is "
+                    "+cos(x)."
+                )),
+                (x * sin + x**2 * cos, _(
+                    "the power rule lost its factor 2: the derivative of x² is 2x, not x."
+                )),
             ]
             for wrong, message in known:
                 if _close(answer, wrong):
@@ -119,11 +137,18 @@ def derivative(df_dx: Callable[[Tensor], Tensor], at: Sequence[float] | None = N
                 check.fail(terms)
             worst = int((answer - reference).abs().argmax())
             check.fail(
-                f"at x = {fmt(points[worst].item())} your derivative is "
-                f"{fmt(answer[worst].item())}, autograd says {fmt(reference[worst].item())}."
+                _(
+                    "at x = {points} your derivative is {answer}, autograd says {reference}."
+                ).format(
+                    points=fmt(points[worst].item()),
+                    answer=fmt(answer[worst].item()),
+                    reference=fmt(reference[worst].item()),
+                )
             )
         error = (answer - reference).abs().max().item()
-        check.case(f"max |error| against autograd {error:.1e}; should be below 1e-6")
+        check.case(_(
+            "max |error| against autograd {error:.1e}; should be below 1e-6"
+        ).format(error=error))
 
 
 _TERMS = (("x²·sin(x)", lambda x: x**2 * torch.sin(x)),
@@ -168,16 +193,25 @@ def _term_mistake(df_dx: Callable[[Tensor], Tensor]) -> str | None:
         return None
     swapped = {"x·cos(x)": 2.0, "x²·sin(x)": 1.0}
     if coefficients == swapped:
-        why = ("sin and cos are swapped in both terms: in u'·v + u·v' with u = x² and "
-               "v = sin(x), the derivative u' = 2x multiplies v = sin(x) itself, and u = x² "
-               "multiplies v' = cos(x)")
+        why = (_(
+            "sin and cos are swapped in both terms: in u'·v + u·v' with u = x² and v = sin(x), "
+            "the derivative u' = 2x multiplies v = sin(x) itself, and u = x² multiplies v' = "
+            "cos(x)"
+        ))
     else:
         missing = [show({n: _RIGHT[n]}) for n in _RIGHT if coefficients.get(n) != _RIGHT[n]]
         extra = [show({n: c}) for n, c in coefficients.items() if _RIGHT.get(n) != c]
-        why = (f"{', '.join(missing) or 'nothing'} {'is' if len(missing) == 1 else 'are'} "
-               f"missing and {', '.join(extra) or 'nothing'} should not be there")
-    return (f"your derivative is {yours}, the product rule gives 2x·sin(x) + x²·cos(x): {why}. "
-            "(u·v)' = u'·v + u·v' with u = x², v = sin(x).")
+        why = (_(
+            "{missing} {verb} missing and {extra} should not be there"
+        ).format(
+            missing=", ".join(missing) or _("nothing"),
+            verb=_("is") if len(missing) == 1 else _("are"),
+            extra=", ".join(extra) or _("nothing"),
+        ))
+    return (_(
+        "your derivative is {yours}, the product rule gives 2x·sin(x) + x²·cos(x): {why}. (u·v)' "
+        "= u'·v + u·v' with u = x², v = sin(x)."
+    ).format(yours=yours, why=why))
 
 
 # --- Exercise 2: a finite-difference gradient check ------------------------------------------
@@ -216,22 +250,27 @@ def _numerical_case(check: Check, numerical_grad: Callable[..., Tensor], shape: 
     answer = check.call(numerical_grad, _cubic, x, eps=eps)
     if not torch.equal(x, x_before):
         check.fail(
-            "your function changed x: after the call it differs from the input by up to "
-            f"{fmt((x - x_before).abs().max().item())}. Put each nudged value back (or "
-            "nudge a copy) so the caller's tensor is untouched."
+            _(
+                "your function changed x: after the call it differs from the input by up to {x}. "
+                "Put each nudged value back (or nudge a copy) so the caller's tensor is untouched."
+            ).format(x=fmt((x - x_before).abs().max().item()))
         )
     check.case()
-    answer = _to_tensor(check, answer, "What numerical_grad returns")
+    answer = _to_tensor(check, answer, _("What numerical_grad returns"))
     if answer.shape != x.shape:
         check.fail(
-            f"for x of shape {tuple(x.shape)} you returned shape {tuple(answer.shape)}: the "
-            "gradient has one entry per element of x."
+            _(
+                "for x of shape {x_shape} you returned shape {answer_shape}: the gradient has one "
+                "entry per element of x."
+            ).format(x_shape=tuple(x.shape), answer_shape=tuple(answer.shape))
         )
     check.case()
     if answer.dtype != torch.float64:
         check.fail(
-            f"the result is {answer.dtype}, not torch.float64: finite differences divide "
-            "tiny differences by eps, so they need double precision. Keep x's dtype."
+            _(
+                "the result is {dtype}, not torch.float64: finite differences divide tiny "
+                "differences by eps, so they need double precision. Keep x's dtype."
+            ).format(dtype=answer.dtype)
         )
     check.case()
     reference = autograd_derivative(_cubic, x)
@@ -240,12 +279,16 @@ def _numerical_case(check: Check, numerical_grad: Callable[..., Tensor], shape: 
         relative = _relative(answer, central)
         if relative > 1e-8:
             check.fail(_name_large_eps_mistake(answer, central, reference, x, eps))
-        return (f"relative error {_relative(answer, reference):.1e} against autograd at eps "
-                f"1e-3; with eps = {eps} exactly the central difference")
+        return (_(
+            "relative error {answer:.1e} against autograd at eps 1e-3; with eps = {eps} exactly "
+            "the central difference"
+        ).format(answer=_relative(answer, reference), eps=eps))
     relative = _relative(answer, reference)
     if relative > 1e-5:
         check.fail(_name_fd_mistake(answer, reference, x, eps, relative))
-    return f"relative error {relative:.1e} against autograd; should be below 1e-5"
+    return _(
+        "relative error {relative:.1e} against autograd; should be below 1e-5"
+    ).format(relative=relative)
 
 
 def _relative(a: Tensor, b: Tensor) -> float:
@@ -271,19 +314,25 @@ def _central(x: Tensor, eps: float, rows: bool = False) -> Tensor:
 
 def _name_large_eps_mistake(answer: Tensor, central: Tensor, reference: Tensor, x: Tensor,
                             eps: float) -> str:
-    measured = (f"(relative difference {_relative(answer, central):.1e} from the central "
-                f"difference at eps = {eps})")
+    measured = (_(
+        "(relative difference {answer:.1e} from the central difference at eps = {eps})"
+    ).format(answer=_relative(answer, central), eps=eps))
     if x.dim() > 1 and _matches(answer, _central(x, eps, rows=True), 1e-8):
-        return (f"you nudged a whole row x[i] at once: for x of shape {tuple(x.shape)}, "
-                "x[i] is a row, so every entry of the row got the sum of that row's partial "
-                "derivatives. Nudge one element at a time: loop over x.numel() on a flattened "
-                f"view (x.view(-1)[i]) or over torch.ndindex(x.shape) {measured}.")
+        return (_(
+            "you nudged a whole row x[i] at once: for x of shape {x_shape}, x[i] is a row, so "
+            "every entry of the row got the sum of that row's partial derivatives. Nudge one "
+            "element at a time: loop over x.numel() on a flattened view (x.view(-1)[i]) or over "
+            "torch.ndindex(x.shape) {measured}."
+        ).format(x_shape=tuple(x.shape), measured=measured))
     if _relative(answer, reference) < 1e-5:
-        return (f"your function ignores its eps argument: called with eps = {eps}, it "
-                f"returned the difference for a much smaller step (it matches autograd to "
-                f"{_relative(answer, reference):.0e}, but (f(x + eps) − f(x − eps)) / (2·eps) "
-                f"with eps = {eps} differs from autograd by eps² = {eps**2:g} on this cubic). "
-                f"Nudge by the eps you are given {measured}.")
+        return (_(
+            "your function ignores its eps argument: called with eps = {eps}, it returned the "
+            "difference for a much smaller step (it matches autograd to {answer:.0e}, but (f(x + "
+            "eps) − f(x − eps)) / (2·eps) with eps = {eps} differs from autograd by eps² = "
+            "{eps_squared:g} on this cubic). Nudge by the eps you are given {measured}."
+        ).format(
+            eps=eps, answer=_relative(answer, reference), eps_squared=eps**2, measured=measured
+        ))
     return _name_fd_mistake(answer, central, x, eps, _relative(answer, central))
 
 
@@ -300,25 +349,43 @@ def _one_sided(x: Tensor, eps: float) -> Tensor:
 
 def _name_fd_mistake(answer: Tensor, reference: Tensor, x: Tensor, eps: float,
                      relative: float) -> str:
-    measured = f"(relative error {relative:.1e}; should be below 1e-5)"
+    measured = _(
+        "(relative error {relative:.1e}; should be below 1e-5)"
+    ).format(relative=relative)
     if _matches(answer, _one_sided(x, eps)):
-        return (f"you used a one-sided difference (f(x+eps) − f(x)) / eps, whose error shrinks "
-                f"like eps; use the central one (f(x+eps) − f(x−eps)) / (2·eps) {measured}.")
+        return (_(
+            "you used a one-sided difference (f(x+eps) − f(x)) / eps, whose error shrinks like "
+            "eps; use the central one (f(x+eps) − f(x−eps)) / (2·eps) {measured}."
+        ).format(measured=measured))
     if _matches(answer, 2 * reference):
-        return f"every entry is twice too large: divide by 2·eps, not by eps {measured}."
+        return _(
+            "every entry is twice too large: divide by 2·eps, not by eps {measured}."
+        ).format(measured=measured)
     if _matches(answer, reference / 2):
-        return f"every entry is half of what it should be: divide by 2·eps, not 4·eps {measured}."
+        return _(
+            "every entry is half of what it should be: divide by 2·eps, not 4·eps {measured}."
+        ).format(measured=measured)
     total = reference.sum()
     if _matches(answer, torch.full_like(answer, total.item())):
-        return ("every entry is the same number, the sum of all partial derivatives: you "
-                "nudged every element of x at once. Nudge one element at a time.")
+        return (_(
+            "every entry is the same number, the sum of all partial derivatives: you nudged every "
+            "element of x at once. Nudge one element at a time."
+        ))
     flat_ok = torch.isclose(answer.reshape(-1), reference.reshape(-1), rtol=1e-5, atol=1e-7)
     if flat_ok.any() and (answer.reshape(-1)[~flat_ok] == 0).all():
-        return (f"only {int(flat_ok.sum())} of {flat_ok.numel()} entries were computed, the "
-                "rest are 0: visit every element (loop over x.numel() on a flattened view).")
+        return (_(
+            "only {computed} of {total} entries were computed, the rest are 0: visit every "
+            "element (loop over x.numel() on a flattened view)."
+        ).format(computed=int(flat_ok.sum()), total=flat_ok.numel()))
     worst = int((answer - reference).abs().argmax())
-    return (f"entry {worst} (flattened) is {fmt(answer.reshape(-1)[worst].item())}, autograd "
-            f"says {fmt(reference.reshape(-1)[worst].item())} {measured}.")
+    return (_(
+        "entry {worst} (flattened) is {yours}, autograd says {autograd} {measured}."
+    ).format(
+        worst=worst,
+        yours=fmt(answer.reshape(-1)[worst].item()),
+        autograd=fmt(reference.reshape(-1)[worst].item()),
+        measured=measured,
+    ))
 
 
 # --- Exercise 3: one SGD step by hand --------------------------------------------------------
@@ -344,43 +411,55 @@ def sgd_step(step: Callable[[list[Tensor], float], Any], lr: float = 0.1, seed: 
         expected = [v - lr * g for v, g in zip(before, grads, strict=True)]
         if any(p.grad_fn is not None or not p.requires_grad for p in params):
             check.fail(
-                "a parameter is no longer a leaf tensor that requires grad: update the "
-                "tensor you were given in place (`p -= lr * p.grad` under torch.no_grad()), "
-                "don't replace it or switch off requires_grad."
+                _(
+                    "a parameter is no longer a leaf tensor that requires grad: update the tensor "
+                    "you were given in place (`p -= lr * p.grad` under torch.no_grad()), don't "
+                    "replace it or switch off requires_grad."
+                )
             )
         check.case()
         unchanged = all(torch.equal(a, v) for a, v in zip(after, before, strict=True))
         grads_gone = all(p.grad is None or not p.grad.any() for p in params)
         rebind = (
-            "`p = p - lr * p.grad` only rebinds the loop variable: update the tensor itself in "
-            "place (`p -= lr * p.grad` or `p.sub_(lr * p.grad)`) inside `with torch.no_grad():`"
+            _(
+                "`p = p - lr * p.grad` only rebinds the loop variable: update the tensor itself "
+                "in place (`p -= lr * p.grad` or `p.sub_(lr * p.grad)`) inside `with "
+                "torch.no_grad():`"
+            )
         )
         if unchanged and grads_gone:
             check.fail(
-                "the parameters did not move and their gradients were cleared: either the "
-                f"gradients were zeroed before the update used them (update first, then zero), "
-                f"or {rebind}."
+                _(
+                    "the parameters did not move and their gradients were cleared: either the "
+                    "gradients were zeroed before the update used them (update first, then zero), "
+                    "or {rebind}."
+                ).format(rebind=rebind)
             )
         if unchanged:
-            check.fail(f"the parameters did not change: {rebind}.")
+            check.fail(_("the parameters did not change: {rebind}.").format(rebind=rebind))
         uphill = [v + lr * g for v, g in zip(before, grads, strict=True)]
         if all(_close(a, u) for a, u in zip(after, uphill, strict=True)):
-            check.fail("the step went uphill: subtract lr * grad, don't add it.")
+            check.fail(_("the step went uphill: subtract lr * grad, don't add it."))
         no_lr = [v - g for v, g in zip(before, grads, strict=True)]
         if lr != 1 and all(_close(a, n) for a, n in zip(after, no_lr, strict=True)):
-            check.fail(f"the learning rate was not applied: the step was the whole gradient, "
-                       f"not lr × gradient (lr = {lr}).")
+            check.fail(_(
+                "the learning rate was not applied: the step was the whole gradient, not lr × "
+                "gradient (lr = {lr})."
+            ).format(lr=lr))
         if not all(_close(a, e) for a, e in zip(after, expected, strict=True)):
             error = max((a - e).abs().max().item() for a, e in zip(after, expected, strict=True))
-            check.fail(f"the parameters after the step differ from p − lr·grad by up to "
-                       f"{fmt(error)}.")
+            check.fail(_(
+                "the parameters after the step differ from p − lr·grad by up to {error}."
+            ).format(error=fmt(error)))
         check.case()
         if not grads_gone:
             check.fail(
-                "gradients were not zeroed, so they add up over steps: after the update, set "
-                "`p.grad = None` (or call `p.grad.zero_()`) for every parameter."
+                _(
+                    "gradients were not zeroed, so they add up over steps: after the update, set "
+                    "`p.grad = None` (or call `p.grad.zero_()`) for every parameter."
+                )
             )
-        check.case("parameters moved by −lr·grad; gradients cleared")
+        check.case(_("parameters moved by −lr·grad; gradients cleared"))
 
 
 # --- Exercises 4 and 5: fitting a line with a hand loop, then with torch.optim ---------------
@@ -401,7 +480,7 @@ def reference_fit(x: Tensor, y: Tensor, lr: float, steps: int, *, zero_grads: bo
     """Gradient descent on MSE from w = b = 0; the keyword arguments reproduce known mistakes."""
     w = torch.zeros(1, requires_grad=True)
     b = torch.zeros(1, requires_grad=True)
-    for _ in range(steps):
+    for _step in range(steps):
         errors = (w * x + b - y) ** 2
         value = errors.mean() if loss == "mean" else errors.sum()
         if late_grads:  # step() before backward(): each step uses the previous gradients
@@ -432,8 +511,9 @@ def _unpack_line(check: Check, result: Any) -> tuple[float, float]:
         return float(torch.as_tensor(w).detach().reshape(-1)[0]), float(
             torch.as_tensor(b).detach().reshape(-1)[0])
     except (TypeError, ValueError, IndexError):
-        check.fail(f"return the pair (w, b), e.g. `return w.item(), b.item()`; got "
-                   f"{type(result).__name__} {result!r:.60}.")
+        check.fail(_(
+            "return the pair (w, b), e.g. `return w.item(), b.item()`; got {kind} {result!r:.60}."
+        ).format(kind=type(result).__name__, result=result))
 
 
 def _check_line_fit(task: str, fit: Callable[..., Any], slope: float, intercept: float,
@@ -456,45 +536,64 @@ def _check_line_fit(task: str, fit: Callable[..., Any], slope: float, intercept:
                     check.fail(named)
             check.fail(_name_fit_mistake(got, want, x, y, lr, steps, same, optimizer_hints)
                        or _fit_divergence(fit, got, want, x, y, lr, steps))
-        check.case(f"w = {got[0]:.4f}, b = {got[1]:.4f}; reference {want[0]:.4f}, {want[1]:.4f}")
+        check.case(_("w = {w:.4f}, b = {b:.4f}; reference {want_w:.4f}, {want_b:.4f}").format(
+            w=got[0], b=got[1], want_w=want[0], want_b=want[1]))
 
 
 def _name_fit_mistake(got, want, x, y, lr, steps, same, optimizer_hints) -> str:
-    shown = f"you got w = {fmt(got[0])}, b = {fmt(got[1])}; expected {fmt(want[0])}, {fmt(want[1])}"
+    shown = _(
+        "you got w = {w}, b = {b}; expected {want_w}, {want_b}"
+    ).format(w=fmt(got[0]), b=fmt(got[1]), want_w=fmt(want[0]), want_b=fmt(want[1]))
     if got == (0.0, 0.0):
         if optimizer_hints:
-            return ("w and b never moved from 0: if zero_grad() runs between backward() and "
-                    "step(), the optimizer steps with zero gradients. Zero before backward() "
-                    f"or after step() ({shown}).")
-        return ("w and b never moved from 0: the gradients were cleared before the update, or "
-                f"the update did not change the tensors in place ({shown}).")
+            return (_(
+                "w and b never moved from 0: if zero_grad() runs between backward() and step(), "
+                "the optimizer steps with zero gradients. Zero before backward() or after step() "
+                "({shown})."
+            ).format(shown=shown))
+        return (_(
+            "w and b never moved from 0: the gradients were cleared before the update, or the "
+            "update did not change the tensors in place ({shown})."
+        ).format(shown=shown))
     if same(reference_fit(x, y, lr, steps, zero_grads=False)):
-        call = "optimizer.zero_grad()" if optimizer_hints else "`p.grad = None`"
-        return ("gradients were not zeroed, so they add up over steps and each update also "
-                f"re-applies every earlier gradient. Call {call} once per step ({shown}).")
+        call = "optimizer.zero_grad()" if optimizer_hints else _("`p.grad = None`")
+        return (_(
+            "gradients were not zeroed, so they add up over steps and each update also re-applies "
+            "every earlier gradient. Call {call} once per step ({shown})."
+        ).format(call=call, shown=shown))
     if same(reference_fit(x, y, lr, steps, late_grads=True)):
-        return ("the step ran before backward(): each update used the previous step's gradients "
-                f"(and the first did nothing). Order: forward, loss, backward, step ({shown}).")
+        return (_(
+            "the step ran before backward(): each update used the previous step's gradients (and "
+            "the first did nothing). Order: forward, loss, backward, step ({shown})."
+        ).format(shown=shown))
     if same(reference_fit(x, y, lr, steps, loss="sum")):
-        return ("the loss is the sum of squared errors, not their mean, so every step is "
-                f"{len(x)} times too large. Use .mean() ({shown}).")
+        return (_(
+            "the loss is the sum of squared errors, not their mean, so every step is {x} times "
+            "too large. Use .mean() ({shown})."
+        ).format(x=len(x), shown=shown))
     if same(reference_fit(x, y, lr, steps, train_b=False)):
-        return f"only w was updated: b must be trained too ({shown})."
+        return _("only w was updated: b must be trained too ({shown}).").format(shown=shown)
     for other in (steps - 1, steps + 1):
         if other >= 0 and same(reference_fit(x, y, lr, other)):
-            loop = "range(1, steps)" if other < steps else "range(steps + 1)"
-            return (f"you took {other} gradient steps, not {steps}: the result equals the "
-                    f"reference after {other} steps (a loop over {loop}?). Loop `for _ in "
-                    f"range(steps):` ({shown}).")
+            loop = _("range(1, steps)") if other < steps else _("range(steps + 1)")
+            return (_(
+                "you took {other} gradient steps, not {steps}: the result equals the reference "
+                "after {other} steps (a loop over {loop}?). Loop `for _ in range(steps):` "
+                "({shown})."
+            ).format(other=other, steps=steps, loop=loop, shown=shown))
     if not all(map(lambda v: abs(v) < 1e6, got)) or any(v != v for v in got):
-        return f"the fit diverged: check the sign of the update and the loss ({shown})."
+        return _(
+            "the fit diverged: check the sign of the update and the loss ({shown})."
+        ).format(shown=shown)
     return None
 
 
 def _optimizer_mistake(seen: Any, got: tuple[float, float],
                        want: tuple[float, float]) -> str | None:
     """What the optimizer watch saw: steps with cleared gradients, options beyond plain SGD."""
-    shown = f"you got w = {fmt(got[0])}, b = {fmt(got[1])}; expected {fmt(want[0])}, {fmt(want[1])}"
+    shown = _(
+        "you got w = {w}, b = {b}; expected {want_w}, {want_b}"
+    ).format(w=fmt(got[0]), b=fmt(got[1]), want_w=fmt(want[0]), want_b=fmt(want[1]))
     between, before = seen.empty_steps()
     kinds = [kind for kind, _ in seen.events]
     steps = kinds.count("step")
@@ -502,20 +601,24 @@ def _optimizer_mistake(seen: Any, got: tuple[float, float],
         before = steps
     if before and before == steps:
         empty = sum(1 for kind, clear in seen.events if kind == "step" and clear)
-        return ("the step ran before backward(): in each iteration optimizer.step() comes "
-                "before loss.backward(), so a step can only apply the previous iteration's "
-                f"gradients, or none once zero_grad() has cleared them ({empty} of {steps} "
-                "steps found no gradient at all). Order: zero_grad, forward, loss, backward, "
-                f"step ({shown}).")
+        return (_(
+            "the step ran before backward(): in each iteration optimizer.step() comes before "
+            "loss.backward(), so a step can only apply the previous iteration's gradients, or "
+            "none once zero_grad() has cleared them ({empty} of {steps} steps found no gradient "
+            "at all). Order: zero_grad, forward, loss, backward, step ({shown})."
+        ).format(empty=empty, steps=steps, shown=shown))
     if between:
-        return ("w and b never moved: zero_grad() runs between backward() and step(), so "
-                f"{between} of {steps} steps found the gradients already cleared. Zero before "
-                f"backward() or after step() ({shown}).")
+        return (_(
+            "w and b never moved: zero_grad() runs between backward() and step(), so {between} of "
+            "{steps} steps found the gradients already cleared. Zero before backward() or after "
+            "step() ({shown})."
+        ).format(between=between, steps=steps, shown=shown))
     for optimizer in seen.optimizers:
         if not isinstance(optimizer, torch.optim.SGD):
-            return (f"the optimizer is {type(optimizer).__name__}: fit_line_optim must take the "
-                    "same plain steps as fit_line, torch.optim.SGD([w, b], lr=lr) "
-                    f"({shown}).")
+            return (_(
+                "the optimizer is {kind}: fit_line_optim must take the same plain steps as "
+                "fit_line, torch.optim.SGD([w, b], lr=lr) ({shown})."
+            ).format(kind=type(optimizer).__name__, shown=shown))
         group = optimizer.param_groups[0]
         extras = {k: group.get(k) for k in ("momentum", "dampening", "weight_decay")
                   if group.get(k)}
@@ -523,10 +626,12 @@ def _optimizer_mistake(seen: Any, got: tuple[float, float],
             extras["nesterov"] = True
         if extras:
             options = ", ".join(f"{k}={v}" for k, v in extras.items())
-            return (f"the optimizer is SGD with {options}: from the second step on, each "
-                    "update is no longer −lr·gradient (momentum adds a share of the previous "
-                    "updates). Plain gradient descent is torch.optim.SGD([w, b], lr=lr) with "
-                    f"no other options ({shown}).")
+            return (_(
+                "the optimizer is SGD with {options}: from the second step on, each update is no "
+                "longer −lr·gradient (momentum adds a share of the previous updates). Plain "
+                "gradient descent is torch.optim.SGD([w, b], lr=lr) with no other options "
+                "({shown})."
+            ).format(options=options, shown=shown))
     return None
 
 
@@ -534,9 +639,13 @@ def _fit_divergence(fit: Callable[..., Any], got: tuple[float, float],
                     want: tuple[float, float], x: Tensor, y: Tensor, lr: float,
                     steps: int) -> str:
     """The first step at which the student's fit leaves the reference, and what went wrong."""
-    shown = f"you got w = {fmt(got[0])}, b = {fmt(got[1])}; expected {fmt(want[0])}, {fmt(want[1])}"
-    generic = (f"{shown}. Start from w = b = 0, use the mean squared error, and take exactly "
-               "`steps` plain gradient-descent steps of size lr.")
+    shown = _(
+        "you got w = {w}, b = {b}; expected {want_w}, {want_b}"
+    ).format(w=fmt(got[0]), b=fmt(got[1]), want_w=fmt(want[0]), want_b=fmt(want[1]))
+    generic = (_(
+        "{shown}. Start from w = b = 0, use the mean squared error, and take exactly `steps` "
+        "plain gradient-descent steps of size lr."
+    ).format(shown=shown))
 
     def run(n: int) -> tuple[float, float] | None:
         try:
@@ -558,28 +667,42 @@ def _fit_divergence(fit: Callable[..., Any], got: tuple[float, float],
     w1, b1 = -lr * grad_w, -lr * grad_b
     if not (close(first[0], w1) and close(first[1], b1)):
         if close(first[0], w1) and close(first[1], -lr * grad_w):
-            return ("b is updated with w's gradient: after one step b = "
-                    f"{fmt(first[1])} = −lr·∂L/∂w, but it should be −lr·∂L/∂b = {fmt(b1)}. "
-                    f"Use b.grad for b ({shown}).")
+            return (_(
+                "b is updated with w's gradient: after one step b = {first} = −lr·∂L/∂w, but it "
+                "should be −lr·∂L/∂b = {b1}. Use b.grad for b ({shown})."
+            ).format(first=fmt(first[1]), b1=fmt(b1), shown=shown))
         if close(first[1], b1) and close(first[0], -lr * grad_b):
-            return ("w is updated with b's gradient: after one step w = "
-                    f"{fmt(first[0])} = −lr·∂L/∂b, but it should be −lr·∂L/∂w = {fmt(w1)}. "
-                    f"Use w.grad for w ({shown}).")
-        wrong = [f"{name} = {fmt(v)} (should be {fmt(r)} = −lr·∂L/∂{name})"
+            return (_(
+                "w is updated with b's gradient: after one step w = {first} = −lr·∂L/∂b, but it "
+                "should be −lr·∂L/∂w = {w1}. Use w.grad for w ({shown})."
+            ).format(first=fmt(first[0]), w1=fmt(w1), shown=shown))
+        wrong = [_("{name} = {value} (should be {right} = −lr·∂L/∂{name})").format(
+                     name=name, value=fmt(v), right=fmt(r))
                  for name, v, r in (("w", first[0], w1), ("b", first[1], b1)) if not close(v, r)]
-        return (f"the very first step is already off: after fit(x, y, lr, 1) "
-                f"{' and '.join(wrong)}, starting from w = b = 0 ({shown}).")
+        return (_(
+            "the very first step is already off: after fit(x, y, lr, 1) {wrong}, starting from w "
+            "= b = 0 ({shown})."
+        ).format(wrong=_(" and ").join(wrong), shown=shown))
     for n in range(2, min(steps, 40) + 1):
         result = run(n)
         expected = reference_fit(x, y, lr, n)
         if result is None:
             break
         if not (close(result[0], expected[0]) and close(result[1], expected[1])):
-            return (f"the first {n - 1} steps match the reference, step {n} is the first that "
-                    f"differs: after {n} steps you get w = {fmt(result[0])}, b = "
-                    f"{fmt(result[1])}; plain gradient descent gives {fmt(expected[0])}, "
-                    f"{fmt(expected[1])}. Something carries over from one step to the next "
-                    f"(gradients not cleared, momentum, a changed lr) ({shown}).")
+            return (_(
+                "the first {matching} steps match the reference, step {n} is the first that "
+                "differs: after {n} steps you get w = {w}, b = {b}; plain gradient descent "
+                "gives {want_w}, {want_b}. Something carries over from one step to the next "
+                "(gradients not cleared, momentum, a changed lr) ({shown})."
+            ).format(
+                matching=n - 1,
+                n=n,
+                w=fmt(result[0]),
+                b=fmt(result[1]),
+                want_w=fmt(expected[0]),
+                want_b=fmt(expected[1]),
+                shown=shown,
+            ))
     return generic
 
 
