@@ -111,6 +111,11 @@ def _is_answer(cell: NotebookNode) -> bool:
     return bool(_meta(cell).get("solution") and not _meta(cell).get("grade"))
 
 
+def _is_written(cell: NotebookNode) -> bool:
+    return bool(cell.cell_type == "markdown" and _meta(cell).get("solution")
+                and _meta(cell).get("grade"))
+
+
 def _strip_markers(source: str) -> str:
     markers = ("### BEGIN SOLUTION", "### END SOLUTION")
     return "\n".join(line for line in source.splitlines() if line.strip() not in markers)
@@ -124,8 +129,9 @@ def answered(
     """The release with the solution's answers typed in, as a student hands it in.
 
     ``changes`` maps an answer cell's grade id to an edit of its solution source (with the
-    solution markers, which are removed afterwards). Test cells stay as released, without
-    the hidden tests.
+    solution markers, which are removed afterwards). Written answers (markdown cells graded by
+    hand) get the solution's model answer. Test cells stay as released, without the hidden
+    tests.
     """
     nb = copy.deepcopy(release)
     for cell in nb.cells:
@@ -133,6 +139,8 @@ def answered(
             source = _cell(solution, grade_id(cell)).source
             change = (changes or {}).get(grade_id(cell))
             cell.source = _strip_markers(change(source) if change else source)
+        elif _is_written(cell):  # a written answer, for the instructor to grade by hand
+            cell.source = _cell(solution, grade_id(cell)).source
     return nb
 
 

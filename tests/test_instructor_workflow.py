@@ -101,11 +101,18 @@ class Run:
     students: dict[str, Submission]
     grades: dict[str, Grades]  # from the gradebook, per cell
     exported: dict[tuple[str, str], dict[str, str]]  # grades.csv by (chapter, student)
-    points: dict[str, float]  # the chapter's test cells and their points
+    points: dict[str, float]  # the chapter's graded cells and their points
+    manual: set[str]  # the graded cells autograde leaves to the instructor (written answers)
 
     @property
     def top(self) -> float:
+        """The chapter's maximum: every graded cell, the manually graded ones included."""
         return sum(self.points.values())
+
+    @property
+    def auto_top(self) -> float:
+        """What autograde alone can award: the written answers wait for the instructor."""
+        return self.top - sum(self.points[cell] for cell in self.manual)
 
     def autograded(self, student: str):
         return read_nb(self.course / "autograded" / student / CHAPTER / f"{CHAPTER}.ipynb")
@@ -114,10 +121,10 @@ class Run:
         return self.course / "feedback" / student / CHAPTER / f"{CHAPTER}.html"
 
     def test_outputs(self, student: str) -> dict[str, str]:
-        return {
+        return {  # the test cells (code); written answers print nothing
             grade_id(c): cell_text(c)
             for c in self.autograded(student).cells
-            if c.metadata.get("nbgrader", {}).get("grade")
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
         }
 
 
@@ -179,11 +186,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         for c in solution.cells
         if c.metadata.get("nbgrader", {}).get("grade")
     }
+    manual = {  # written answers: autograde leaves them, unscored, for the instructor
+        grade_id(c)
+        for c in solution.cells
+        if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")
+    }
     grades = read_grades(course, CHAPTER, sorted(students))
     assert _tree_digest(REPO / "course_utils") == checkers_before, "course_utils was changed"
     assert not list(home.rglob(SENTINEL)), "a submission wrote into the grader's home"
     assert not (home / ".ipython").exists(), "a submission wrote an IPython startup file"
-    return Run(course, log, students, grades, exported, points)
+    return Run(course, log, students, grades, exported, points, manual)
 
 
 def _tree_digest(folder: Path) -> str:
@@ -219,7 +231,7 @@ def test_exported_grades(run: Run) -> None:
             wrong.append(f"{student}: no row in grades.csv")
             continue
         lost = sum(run.points[cell] for cell in sub.lost)
-        expected = run.top - lost if sub.gradable else 0
+        expected = run.auto_top - lost if sub.gradable else 0
         if float(row["score"]) != expected or float(row["max_score"]) != run.top:
             wrong.append(
                 f"{student} ({sub.why}): {row['score']}/{row['max_score']}, expected "
@@ -228,13 +240,28 @@ def test_exported_grades(run: Run) -> None:
     assert not wrong, "grades.csv:\n" + "\n".join(wrong)
 
 
+def test_written_answers_are_left_for_the_formgrader(run: Run) -> None:
+    """Autograde scores no written answer; each honest hand-in is flagged for manual grading."""
+    from nbgrader.api import Gradebook
+
+    assert run.manual, f"{CHAPTER} has no written answer: this test checks nothing"
+    with Gradebook(f"sqlite:///{run.course / 'gradebook.db'}") as gb:
+        submission = gb.find_submission_notebook(CHAPTER, CHAPTER, "honest_stderr")
+        grades = {grade.name: grade for grade in submission.grades}
+        for name in run.manual:
+            assert grades[name].auto_score is None and grades[name].manual_score is None
+            assert grades[name].needs_manual_grade
+            assert grades[name].max_score == run.points[name]
+        assert submission.needs_manual_grade
+
+
 @pytest.mark.parametrize("student", GRADED)
 def test_each_test_cell_scores_as_expected(run: Run, student: str) -> None:
     sub = run.students[student]
     grades = run.grades[student]
     outputs = run.test_outputs(student)
     for cell, (score, top) in grades.cells.items():
-        expected = 0 if cell in sub.lost else top
+        expected = 0 if cell in sub.lost or cell in run.manual else top
         assert score == expected, (
             f"{student} ({sub.why}): {cell} scored {score:g}/{top:g}, expected {expected:g}; "
             f"it printed:\n{outputs.get(cell, '(cell missing)')[-1500:]}"

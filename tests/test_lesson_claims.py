@@ -128,6 +128,9 @@ def test_chapter1_divergence_threshold(chapter1_printout):
     assert loss(float(limit) - 0.02) < 1.0 < loss(float(limit) + 0.02)
 
 
+CHAPTER_2B = "02b_schedules_and_accumulation"
+
+
 # --- chapter 2: the settings ------------------------------------------------------------------
 
 
@@ -232,15 +235,72 @@ def test_plot_history_draws_the_validation_loss_when_it_is_kept():
 
 
 def test_chapter2_accumulation_demo_sizes_are_the_codes():
-    text = prose("02_training_loop", "See the equivalence for yourself")
+    text = prose(CHAPTER_2B, "See the equivalence for yourself")
     micro, size, whole = map(int, claim(
         r"one accumulated update over (\d+) micro-batches of (\d+) examples, against one ordinary "
         r"update on the same (\d+) examples", text))
-    source = code("02_training_loop", "micro_batches = toy_dataloader(")
+    source = code(CHAPTER_2B, "micro_batches = toy_dataloader(")
     num_batches, batch_size = map(int, re.search(
         r"toy_dataloader\(num_batches=(\d+), batch_size=(\d+)", source).groups())
     assert (micro, size, whole) == (num_batches, batch_size, num_batches * batch_size)
     assert re.search(rf"nn\.CrossEntropyLoss\(\), {micro}\)", source)  # accumulation_steps
+
+
+# --- chapter 2b: the learning-rate sweep ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sweep_printout(monkeypatch_module) -> tuple[str, dict]:
+    """The sweep cell's table, from the notebook's own cells (smoke profile: deterministic)."""
+    namespace: dict = {}
+    printed = run([code(CHAPTER_2B, "from course_utils.progress import progress_bar"),
+                   code(CHAPTER_2B, "setup = pipeline.prepare_mrpc()"),
+                   code(CHAPTER_2B, "for factor in (0.25, 1, 10):")], namespace)
+    return printed, namespace
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COURSE_PROFILE", "smoke")
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("HF_DATASETS_OFFLINE", "1")
+        yield patch
+
+
+def test_chapter2b_sweep_reading_is_what_the_sweep_prints(sweep_printout):
+    printed, namespace = sweep_printout
+    rows = {}
+    for line in printed.splitlines():
+        parts = line.split()
+        if len(parts) == 5 and parts[0][0].isdigit():
+            rows[float(parts[0])] = [float(p) for p in parts[1:]]
+    assert len(rows) == 3, printed
+    low, mid, high = sorted(rows)
+    text = prose(CHAPTER_2B, "How to read it.")
+
+    rate, loss, accuracy = claim(r"At \*\*(\S+)\*\*, a quarter of the chapter's rate, .*? "
+                                 r"loss is still (\S+), and it reaches an accuracy of "
+                                 r"([\d.]+)\.", text)
+    assert (float(rate), float(loss), float(accuracy)) == (low, rows[low][1], rows[low][2])
+    rate, loss, accuracy = claim(r"At \*\*(\S+)\*\*, the chapter's rate, the loss falls to "
+                                 r"(\S+) and the accuracy reaches ([\d.]+), the best", text)
+    assert (float(rate), float(loss), float(accuracy)) == (mid, rows[mid][1], rows[mid][2])
+    assert rows[mid][2] == max(row[2] for row in rows.values())
+    rate, loss, accuracy = claim(r"At \*\*(\S+)\*\*, ten times the rate, .*?\((\S+) in the last "
+                                 r"epoch\).*?accuracy of ([\d.]+) is", text)
+    assert (float(rate), float(loss), float(accuracy)) == (high, rows[high][1], rows[high][2])
+    assert high == 10 * mid and low == mid / 4
+
+    # "answers paraphrase for every pair": the accuracy is the share of label 1
+    labels = [int(label) for label in namespace["setup"].tokenized["validation"]["labels"]]
+    assert round(sum(labels) / len(labels), 3) == rows[high][2]
+    losses, _ = namespace["sweep"][high]
+    per_epoch = len(namespace["train_dataloader"])
+    assert abs(sum(losses[-per_epoch:]) / per_epoch - losses[0]) < 0.05  # never left the start
+
+    (pairs,) = claim(r"The validation split has (\d+) pairs", text)
+    assert int(pairs) == len(labels)
 
 
 # --- chapter 6: the fixture, the settings, the floor ---------------------------------------------

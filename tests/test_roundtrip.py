@@ -2,7 +2,9 @@
 
 ``generate_assignment``, then three submissions graded by one ``autograde`` run:
 
-- ``sol``: the solution notebook, which must get every point;
+- ``sol``: the solution notebook, which must get every point autograde can give; the written
+  answers (markdown cells nbgrader grades by hand) are left unscored for the instructor, who
+  grades them in the formgrader;
 - ``blank``: the release notebook as a student gets it, which must get 0 without a crash;
 - ``wrong``: the solution with one answer replaced by a known mistake
   (``tests/fixtures/wrong_answers/<chapter>.json``), which must lose exactly that exercise's
@@ -41,6 +43,12 @@ class Round:
     students: list[str]
     grades: dict[str, Grades]
     wrong: WrongAnswer | None
+    manual: dict[str, float]  # written answers (graded by hand) and their points
+
+    @property
+    def auto_max(self) -> float:
+        """The points autograde can award: the maximum less the written answers'."""
+        return self.grades["sol"].max_score - sum(self.manual.values())
 
     def autograded(self, student: str) -> nbformat.NotebookNode:
         return read_nb(notebook(self.course / "autograded" / student, self.chapter))
@@ -50,7 +58,7 @@ class Round:
         lost = [
             f"{name} ({score:g}/{top:g})"
             for name, (score, top) in self.grades[student].cells.items()
-            if score < top
+            if score < top and name not in self.manual
         ]
         outputs = [
             f"--- {grade_id(cell)}:\n{cell_text(cell)[-600:]}"
@@ -81,7 +89,12 @@ def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
     nbgrader(course, "autograde", chapter)
     students = sorted(submissions)
-    return Round(chapter, course, students, read_grades(course, chapter, students), wrong)
+    manual = {
+        grade_id(cell): float(cell.metadata["nbgrader"]["points"])
+        for cell in solution.cells
+        if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("grade")
+    }
+    return Round(chapter, course, students, read_grades(course, chapter, students), wrong, manual)
 
 
 def test_every_submission_is_graded(graded: Round) -> None:
@@ -93,19 +106,34 @@ def test_every_submission_is_graded(graded: Round) -> None:
 
 def test_solution_gets_full_marks(graded: Round) -> None:
     sol = graded.grades["sol"]
-    assert sol.score == sol.max_score, (
-        f"{graded.chapter}: the solution scores {sol.score:g}/{sol.max_score:g}; "
-        + graded.failures("sol")
+    assert sol.score == graded.auto_max, (
+        f"{graded.chapter}: the solution scores {sol.score:g}/{sol.max_score:g} "
+        f"({sum(graded.manual.values()):g} of them graded by hand); " + graded.failures("sol")
     )
 
 
-def test_blank_release_gets_zero(graded: Round) -> None:
-    blank = graded.grades["blank"]
-    assert blank.score == 0, (
-        f"{graded.chapter}: the unanswered release scores {blank.score:g}/{blank.max_score:g}; "
-        "a test cell passes without an answer: "
-        + str([name for name, (score, _) in blank.cells.items() if score > 0])
-    )
+def test_written_answers_wait_for_the_instructor(graded: Round) -> None:
+    """Autograde scores no written answer and flags each one for the formgrader; one left as
+    released ("YOUR ANSWER HERE") nbgrader itself scores 0, with nothing left to grade."""
+    if not graded.manual:
+        pytest.skip(f"{graded.chapter} has no written answers")
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{graded.course / 'gradebook.db'}") as gb:
+        def grades(student: str) -> tuple[dict, bool]:
+            submission = gb.find_submission_notebook(graded.chapter, graded.chapter, student)
+            return {g.name: g for g in submission.grades}, submission.needs_manual_grade
+
+        answered, flagged = grades("sol")
+        blank, blank_flagged = grades("blank")
+        for name, points in graded.manual.items():
+            assert answered[name].max_score == points, f"{name} is worth {points:g}"
+            assert answered[name].auto_score is None, (
+                f"{name} was scored automatically ({answered[name].auto_score})")
+            assert answered[name].needs_manual_grade, f"{name} is not left for the instructor"
+            assert answered[name].score == 0
+            assert blank[name].auto_score == 0 and not blank[name].needs_manual_grade
+        assert flagged and not blank_flagged
 
 
 def _exercise_cells(graded: Round) -> dict[str, tuple[float, float]]:
@@ -124,13 +152,13 @@ def test_wrong_answer_loses_exactly_its_points(graded: Round) -> None:
     own = _exercise_cells(graded)
     wrong = graded.grades["wrong"]
     points = sum(top for _, top in own.values())
-    assert wrong.score == wrong.max_score - points, (
+    assert wrong.score == graded.auto_max - points, (
         f"{graded.chapter}: {graded.wrong.answer_id} is worth {points:g} points, so the wrong "
-        f"answer should score {wrong.max_score - points:g}, not {wrong.score:g}; "
+        f"answer should score {graded.auto_max - points:g}, not {wrong.score:g}; "
         + graded.failures("wrong")
     )
     for name, (score, top) in wrong.cells.items():
-        expected = 0 if name in own else top
+        expected = 0 if name in own or name in graded.manual else top
         assert score == expected, f"{graded.chapter}: {name} scored {score:g}, not {expected:g}"
 
 

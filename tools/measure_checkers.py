@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = {
     "01_autograd": "autograd",
     "02_training_loop": "training",
+    "02b_schedules_and_accumulation": "training",  # a default: check_module reads the cell
     "03_evaluation_loop": "evaluation",
     "04_accelerate": "accelerate_loop",
     "05_beyond_the_loop": "strategies",
@@ -77,6 +78,17 @@ def notebook_calls(chapter: str) -> dict[str, list[tuple[str, str]]]:
     return calls
 
 
+def check_module(chapter: str, check_name: str) -> str:
+    """The checker module the graded cell of ``check.<check_name>`` loads (``checks.load``)."""
+    notebook = next((ROOT / "solutions" / chapter).glob("*.ipynb"))
+    for cell in json.loads(notebook.read_text())["cells"]:
+        source = "".join(cell["source"])
+        found = re.search(r"checks\.load\(\"(\w+)\"\)", source)
+        if found and f"check.{check_name}(" in source:
+            return found.group(1)
+    return MODULES[chapter]
+
+
 def run_one(path: Path, chapter: str, calls: list[tuple[str, str]], exercise: str,
             stop_at_failure: bool = False) -> list[dict]:
     import torch  # noqa: F401  (the notebooks' test cells may use it)
@@ -86,12 +98,14 @@ def run_one(path: Path, chapter: str, calls: list[tuple[str, str]], exercise: st
 
     namespace: dict = {"__name__": f"answer_{path.stem}", "torch": torch}
     results = []
+    module = check_module(chapter, re.match(r"check\.(\w+)\(", calls[0][1].strip()).group(1)) \
+        if calls else MODULES[chapter]
     try:
         exec(compile(path.read_text(), str(path), "exec"), namespace)
     except Exception as error:  # noqa: BLE001
         return [{"where": "load", "passed": False, "message": f"could not load: {error!r}"}]
     for where, statement in calls:
-        namespace["check"] = checks.load(MODULES[chapter])
+        namespace["check"] = checks.load(module)
         call = re.sub(r"^(check\.\w+\()\s*\w+", rf"\g<1>{exercise}", statement.strip())
         start = time.perf_counter()
         out = io.StringIO()
