@@ -246,9 +246,15 @@ def _launched(folder: str, timeout: int, function: Callable, *args: Any) -> None
                  for m in record.models[:1]])
     with open(os.path.join(folder, f"rank{rank}.pkl"), "wb") as out:
         pickle.dump(result, out)
-    signal.alarm(0)
     if "error" in result:
         os._exit(1)  # the launcher stops the other processes instead of leaving them waiting
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # A last barrier lets gloo's thread free the gathers' tensors (it needs the GIL) before
+        # the group goes away: without it a process can hang at exit.
+        with contextlib.suppress(Exception):
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+    signal.alarm(0)
 
 
 def _free_port() -> int:
