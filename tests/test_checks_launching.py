@@ -325,3 +325,20 @@ def test_the_notebooks_state_is_kept() -> None:
 
 def test_not_a_function() -> None:
     fails_with(check.training_function, 3, "should be a function")
+
+
+def uses_a_name_from_another_cell(make_model, make_dataloaders, num_epochs):
+    """As graded when the cell that made ``accelerator_from_elsewhere`` did not run."""
+    return accelerator_from_elsewhere.num_processes  # noqa: F821
+
+
+def test_a_missing_outside_name_is_named_as_built_outside() -> None:
+    fails_with(check.training_function, uses_a_name_from_another_cell,
+               "uses `accelerator_from_elsewhere`, which it never creates",
+               "everything must be built inside the launched function")
+
+
+def test_the_course_fallback_passes(capsys) -> None:
+    from course_utils import pipeline
+
+    passes(check.training_function, pipeline.launched_training_function, capsys)

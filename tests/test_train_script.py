@@ -95,6 +95,7 @@ def test_the_full_profile_runs_on_public_calls_only(tmp_path: Path, capsys, monk
     monkeypatch.setenv("COURSE_PROFILE", "full")
     monkeypatch.setenv("COURSE_CHECKPOINT", tiny_bert.tiny_checkpoint())
     sources = script.load_sources()
+    sources.make_metric()
     assert calls == [("load_dataset", ("glue", "mrpc")), ("evaluate.load", ("glue", "mrpc"))]
     assert (sources.lr, sources.epochs) == (5e-5, 3)
     assert "GLUE MRPC from the Hub" in sources.headline

@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import pickle
+import re
 import shutil
 import signal
 import socket
@@ -379,7 +380,8 @@ def _fail_captured(check: Check, captured: list[tuple[str, str]]) -> None:
     ).format(fn=_TASK, listed=listed))
 
 
-def _fail_launch(check: Check, records: list, error: str | None, timeout: int) -> None:
+def _fail_launch(check: Check, records: list, error: str | None, timeout: int,
+                 function: Callable | None = None) -> None:
     for record in records:
         if record is not None and record.get("error") == "NotImplementedError":
             check.fail(_(
@@ -387,6 +389,19 @@ def _fail_launch(check: Check, records: list, error: str | None, timeout: int) -
                 "`raise NotImplementedError()` in the answer cell with your code, run it, "
                 "then run this check again."
             ).format(fn=_TASK))
+    used = set(_global_names(function.__code__)) if hasattr(function, "__code__") else set()
+    for rank, record in enumerate(records):
+        error_text = (record or {}).get("error", "")
+        missing = re.match(r"NameError: name '(\w+)' is not defined", error_text)
+        if missing and missing.group(1) in used:
+            check.fail(_(
+                "in launched process {rank}, `{fn}` uses `{name}`, which it never creates: "
+                "a name from outside the function, which did not exist here. If `{name}` is an "
+                "Accelerator, a model, an optimizer or a dataloader made in another cell, that is "
+                "the classic mistake: everything must be built inside the launched function, "
+                "the Accelerator first (an Accelerator created before the launch makes "
+                "notebook_launcher refuse to start). Create `{name}` inside `{fn}`."
+            ).format(rank=rank, fn=_TASK, name=missing.group(1)))
     for rank, record in enumerate(records):
         if record is not None and "error" in record:
             check.fail(_(
@@ -422,7 +437,7 @@ def training_function(training_function: Callable, num_epochs: int = 2,
         make_model, make_dataloaders = recipes(seed, num_train_rows, num_eval_rows, batch_size)
         records, error = launch(training_function, (make_model, make_dataloaders, num_epochs),
                                 timeout=timeout)
-        _fail_launch(check, records, error, timeout)
+        _fail_launch(check, records, error, timeout, training_function)
         check.case()
         _judge(check, records, num_epochs=num_epochs, num_train_rows=num_train_rows,
                num_eval_rows=num_eval_rows, batch_size=batch_size, seed=seed)
