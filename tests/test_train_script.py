@@ -75,11 +75,11 @@ def test_the_full_profile_runs_on_public_calls_only(tmp_path: Path, capsys, monk
     ``course_utils``."""
     from course_utils import tiny_bert
     from course_utils.data import load_mrpc
-    from course_utils.metrics import local_metric
-    from course_utils.profiles import get_profile
+    from course_utils.profiles import LOCAL_METRIC_DIR, get_profile
 
     smoke_data = load_mrpc(get_profile())
     script = load_script("chapter4b_train_full")
+    real_load = script.evaluate.load
     calls = []
 
     def fake_load_dataset(*args, **kwargs):
@@ -88,7 +88,7 @@ def test_the_full_profile_runs_on_public_calls_only(tmp_path: Path, capsys, monk
 
     def fake_metric(*args, **kwargs):
         calls.append(("evaluate.load", args))
-        return local_metric(keep_in_memory=True)
+        return real_load(str(LOCAL_METRIC_DIR), keep_in_memory=True)
 
     monkeypatch.setattr(script, "load_dataset", fake_load_dataset)
     monkeypatch.setattr(script.evaluate, "load", fake_metric)

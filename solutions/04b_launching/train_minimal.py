@@ -46,8 +46,8 @@ def main():
     for epoch in range(epochs):
         model.train()
         for batch in train_dl:
-            loss = model(**batch).loss
-            accelerator.backward(loss)
+            outputs = model(**batch)
+            accelerator.backward(outputs.loss)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
