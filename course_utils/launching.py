@@ -1,4 +1,4 @@
-"""What chapter 4's launch cells can start on this machine, and why: plain functions of the
+"""What chapter 4b's launch cells can start on this machine, and why: plain functions of the
 device facts, so that every case (a CPU, a one-GPU Colab, several GPUs, a GPU that earlier
 cells already used) is tested without the hardware.
 

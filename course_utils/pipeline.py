@@ -266,6 +266,45 @@ def train_keeping_best(model: torch.nn.Module, train_dataloader: DataLoader,
     return rows
 
 
+def gather_predictions(accelerator: Any, model: torch.nn.Module,
+                       eval_dataloader: Iterable[dict]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chapter 4's exercise 1, the course's version: the prediction and label of every
+    validation pair, each once, in order, on every process (``gather_for_metrics``)."""
+    model.eval()
+    predictions, labels = [], []
+    for batch in eval_dataloader:
+        with torch.no_grad():
+            logits = model(**batch).logits
+        gathered = accelerator.gather_for_metrics((logits.argmax(dim=-1), batch["labels"]))
+        predictions.append(gathered[0])
+        labels.append(gathered[1])
+    return torch.cat(predictions), torch.cat(labels)
+
+
+def launched_training_function(make_model: Any, make_dataloaders: Any, num_epochs: int) -> float:
+    """Chapter 4b's exercise, the course's version: the function ``notebook_launcher`` runs in
+    each process. Everything is built inside; returns the validation accuracy on every process
+    and prints it once."""
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    model = make_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    train_dataloader, eval_dataloader = make_dataloaders()
+    model, optimizer, train_dataloader, eval_dataloader = accelerator.prepare(
+        model, optimizer, train_dataloader, eval_dataloader)
+    for _ in range(num_epochs):
+        model.train()
+        for batch in train_dataloader:
+            accelerator.backward(model(**batch).loss)
+            optimizer.step()
+            optimizer.zero_grad()
+    predictions, labels = gather_predictions(accelerator, model, eval_dataloader)
+    accuracy = (predictions == labels).double().mean().item()
+    accelerator.print(f"validation accuracy on {len(labels)} pairs: {accuracy:.3f}")
+    return accuracy
+
+
 def freeze(model: torch.nn.Module, strategy: str) -> list[torch.nn.Parameter]:
     """Chapter 5's strategies: 'full', 'lower' (embeddings and lower half frozen), 'head'."""
     if strategy not in ("full", "lower", "head"):

@@ -1,4 +1,4 @@
-"""Chapter 4 really runs distributed: ``train.py``'s ``main`` under ``notebook_launcher`` with
+"""Chapter 4b really runs distributed: ``train.py``'s ``main`` under ``notebook_launcher`` with
 two CPU processes forms one gloo group, shares the training batches out, and scores every
 validation pair exactly once (the smoke validation split has 101 pairs, an odd number)."""
 

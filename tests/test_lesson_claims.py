@@ -339,3 +339,40 @@ def test_chapter6_prose_quotes_the_fixture_settings_and_floor(monkeypatch):
     assert (int(batch), float(lr)) == (full.batch_size, full.lr)
     (lr,) = claim(r"needs more: 5 epochs at (\S+)\.", run)
     assert float(lr) == smoke.lr and smoke.epochs == 5
+
+
+# --- chapter 4: how often Accelerate steps a prepared scheduler --------------------------------
+
+
+def _one_update_on_a_prepared_scheduler() -> int:
+    """In each launched process: one optimizer step, one scheduler.step(); how far it moved."""
+    import torch
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=True)
+    weight = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([weight], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    optimizer, scheduler = accelerator.prepare(optimizer, scheduler)
+    accelerator.backward(weight.sum())
+    optimizer.step()
+    scheduler.step()
+    return scheduler.scheduler.last_epoch
+
+
+def test_chapter4_a_prepared_scheduler_steps_num_processes_times_per_update():
+    """The prose says N times per update (it once said "once per process"); two real
+    processes started by notebook_launcher each move their prepared scheduler by 2."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("launches CPU processes; this machine has a GPU")
+    from course_utils.checks import launching
+
+    text = prose("04_accelerate", "passed to `accelerator.prepare` | by Accelerate")
+    assert "once per process" not in text
+    assert "**N times** (`num_processes` times) at each real optimizer step" in text
+    records, error = launching.launch(_one_update_on_a_prepared_scheduler, ())
+    assert [record["returned"] for record in records] == [2, 2], (records, error)
+    cell = code("04_accelerate", "prepared scheduler, stepped")
+    assert '"prepared scheduler, stepped", processes, "times per update:"' in cell

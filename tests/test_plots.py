@@ -79,3 +79,54 @@ def test_step_times_stacks_the_parts_of_each_variant() -> None:
     lefts = [bar.get_x() for container in ax.containers for bar in container]
     assert widths == pytest.approx([9.0, 8.7, 2.6, 0.9])
     assert lefts == pytest.approx([0.0, 0.0, 9.0, 8.7])
+
+
+# --- Chapter 4: the sharding figure ------------------------------------------------------------
+
+
+def _shares(num_rows: int, batch_size: int, processes: int) -> list[list[list[int]]]:
+    from accelerate.data_loader import prepare_data_loader
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(list(range(num_rows)), batch_size=batch_size)
+    return [[list(batch) for batch in prepare_data_loader(
+        loader, num_processes=processes, process_index=rank, put_on_device=False).batch_sampler]
+        for rank in range(processes)]
+
+
+@pytest.mark.parametrize("num_rows, batch_size, processes", [(101, 8, 2), (13, 4, 2), (16, 4, 2),
+                                                             (10, 3, 3)])
+def test_the_gather_keeps_every_row_once_and_drops_only_repeats(num_rows, batch_size,
+                                                                processes) -> None:
+    from course_utils.sharding import gather_order
+
+    slots = gather_order(_shares(num_rows, batch_size, processes), num_rows)
+    kept = [slot.row for slot in slots if slot.kept]
+    assert sorted(kept) == list(range(num_rows))
+    assert all(slot.row in kept for slot in slots if not slot.kept)
+
+
+def test_the_gather_order_is_what_gather_for_metrics_returns() -> None:
+    """The same order as a real gather_for_metrics: in one process, per batch, the rows
+    of process 0's batch then process 1's, cut at the dataset's length."""
+    from course_utils.sharding import gather_order
+
+    shares = _shares(13, 4, 2)
+    order = [slot.row for slot in gather_order(shares, 13) if slot.kept]
+    assert order == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+
+
+def test_plot_shards_crosses_out_the_dropped_rows() -> None:
+    from course_utils.sharding import plot_shards
+
+    ax = plot_shards(_shares(13, 4, 2), 13)
+    assert "13 rows on 2 processes: 16 slots, 3 of them repeats" in ax.get_title()
+    assert len(ax.patches) == 16
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["process 0", "process 1"]
+
+
+def test_gather_order_refuses_uneven_shares() -> None:
+    from course_utils.sharding import gather_order
+
+    with pytest.raises(ValueError, match="same number of batches"):
+        gather_order([[[0, 1]], [[2, 3], [4]]], 5)

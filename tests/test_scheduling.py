@@ -24,5 +24,7 @@ def test_the_round_trip_is_one_unit_per_chapter() -> None:
     first = work_unit("tests/test_roundtrip.py::test_solution_gets_full_marks[01_autograd]")
     same = work_unit("tests/test_roundtrip.py::test_blank_release_gets_zero[01_autograd]")
     other = work_unit("tests/test_roundtrip.py::test_solution_gets_full_marks[04_accelerate]")
+    split = work_unit("tests/test_roundtrip.py::test_solution_gets_full_marks[04b_launching]")
     assert first == same == "tests/test_roundtrip.py[01_autograd]"
     assert other == "tests/test_roundtrip.py[04_accelerate]"
+    assert split == "tests/test_roundtrip.py[04b_launching]"

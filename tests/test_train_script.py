@@ -1,6 +1,8 @@
-"""``solutions/04_accelerate/train.py``, the chapter's reference script: the notebook writes it
-byte for byte, its command line is documented, a plain run prints one JSON line, it honours the
-profile variables, and ``accelerate launch`` runs it on two CPU processes."""
+"""``solutions/04b_launching/train.py``, the chapter's reference script, and its minimal
+version ``train_minimal.py``: the notebook writes both byte for byte, the full script's command
+line is documented, a plain run prints one JSON line, it honours the profile variables, its
+`full` path uses only public libraries and the fused AdamW, and ``accelerate launch`` runs both
+scripts on two CPU processes."""
 
 from __future__ import annotations
 
@@ -14,30 +16,96 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from train_script_helpers import SCRIPT, free_port, load_script, reset_accelerate
+from train_script_helpers import MINIMAL, SCRIPT, free_port, load_script, reset_accelerate
 
 REPO = Path(__file__).resolve().parents[1]
-CHAPTER = REPO / "solutions" / "04_accelerate"
-NOTEBOOK = CHAPTER / "04_accelerate.ipynb"
+CHAPTER = REPO / "solutions" / "04b_launching"
+NOTEBOOK = CHAPTER / "04b_launching.ipynb"
 RESULT_KEYS = {"accuracy", "f1", "train_seconds", "train_samples_per_second"}
 SMOKE = {"COURSE_PROFILE": "smoke", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
          "TOKENIZERS_PARALLELISM": "false"}
 
 
-def written_script() -> bytes:
-    """What the notebook's ``%%writefile {script_path}`` cell writes: its body and a newline."""
+def written_scripts() -> dict[str, bytes]:
+    """What the notebook's ``%%writefile {...}`` cells write, by target: body and a newline."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     cells = [c.source for c in nb.cells
              if c.cell_type == "code" and c.source.startswith("%%writefile")]
-    assert len(cells) == 1, f"{len(cells)} %%writefile cells in {NOTEBOOK.name}, expected 1"
-    header, body = cells[0].split("\n", 1)
-    assert header == "%%writefile {script_path}"
-    return (body + "\n").encode("utf-8")
+    written = {}
+    for cell in cells:
+        header, body = cell.split("\n", 1)
+        written[header.removeprefix("%%writefile ")] = (body + "\n").encode("utf-8")
+    return written
 
 
-def test_the_notebook_writes_the_reference_script() -> None:
-    assert written_script() == SCRIPT.read_bytes(), (
+def test_the_notebook_writes_both_scripts_minimal_first() -> None:
+    written = written_scripts()
+    assert list(written) == ["{minimal_path}", "{script_path}"], list(written)
+    assert written["{minimal_path}"] == MINIMAL.read_bytes(), (
+        f"the %%writefile cell of {NOTEBOOK.name} and {MINIMAL.name} differ: change both")
+    assert written["{script_path}"] == SCRIPT.read_bytes(), (
         f"the %%writefile cell of {NOTEBOOK.name} and {SCRIPT.name} differ: change both")
+
+
+def test_the_minimal_script_is_a_few_dozen_lines() -> None:
+    assert len(MINIMAL.read_text().splitlines()) <= 70
+
+
+def test_full_path_uses_public_libraries_and_no_function_named_evaluate() -> None:
+    """`course_utils` appears only in the smoke/offline branch of ``load_sources``, and no
+    function hides the 🤗 Evaluate library's name."""
+    import ast
+
+    for path in (SCRIPT, MINIMAL):
+        tree = ast.parse(path.read_text())
+        names = {node.name for node in ast.walk(tree)
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        assert "evaluate" not in names, path.name
+        top_imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+        modules = {getattr(node, "module", None) or node.names[0].name for node in top_imports}
+        assert not any(m.startswith("course_utils") for m in modules), (path.name, modules)
+    text = SCRIPT.read_text()
+    assert 'load_dataset("glue", "mrpc")' in text and 'evaluate.load("glue", "mrpc"' in text
+
+
+def test_the_full_profile_runs_on_public_calls_only(tmp_path: Path, capsys, monkeypatch,
+                                                    in_process) -> None:
+    """``COURSE_PROFILE=full``: the script calls ``load_dataset("glue", "mrpc")`` and
+    ``evaluate.load("glue", "mrpc")`` (stood in for here: no Hub) and imports nothing of
+    ``course_utils``."""
+    from course_utils import tiny_bert
+    from course_utils.data import load_mrpc
+    from course_utils.profiles import LOCAL_METRIC_DIR, get_profile
+
+    smoke_data = load_mrpc(get_profile())
+    script = load_script("chapter4b_train_full")
+    real_load = script.evaluate.load
+    calls = []
+
+    def fake_load_dataset(*args, **kwargs):
+        calls.append(("load_dataset", args))
+        return smoke_data
+
+    def fake_metric(*args, **kwargs):
+        calls.append(("evaluate.load", args))
+        return real_load(str(LOCAL_METRIC_DIR), keep_in_memory=True)
+
+    monkeypatch.setattr(script, "load_dataset", fake_load_dataset)
+    monkeypatch.setattr(script.evaluate, "load", fake_metric)
+    monkeypatch.setenv("COURSE_PROFILE", "full")
+    monkeypatch.setenv("COURSE_CHECKPOINT", tiny_bert.tiny_checkpoint())
+    sources = script.load_sources()
+    sources.make_metric()
+    assert calls == [("load_dataset", ("glue", "mrpc")), ("evaluate.load", ("glue", "mrpc"))]
+    assert (sources.lr, sources.epochs) == (5e-5, 3)
+    assert "GLUE MRPC from the Hub" in sources.headline
+
+
+@pytest.mark.parametrize("device, fused", [("cpu", True), ("meta", False)])
+def test_adamw_is_fused_where_torch_has_the_kernel(device: str, fused: bool) -> None:
+    optimizer = load_script().adamw([torch.nn.Parameter(torch.zeros(3))], 1e-3,
+                                    torch.device(device))
+    assert optimizer.defaults["fused"] is (True if fused else None)
 
 
 def test_help_documents_the_command_line_and_the_defaults() -> None:
@@ -143,3 +211,22 @@ def test_accelerate_launch_cpu_flag_finishes_and_prints_metrics(tmp_path: Path) 
     assert len(lines) == 1, done.stdout
     result = json.loads(lines[0])
     assert set(result) == RESULT_KEYS and 0 <= result["accuracy"] <= 1 and 0 <= result["f1"] <= 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(),
+                    reason="checks two CPU processes; this machine has a GPU")
+def test_the_minimal_script_runs_on_two_cpu_processes(tmp_path: Path) -> None:
+    """``accelerate launch --multi_gpu --num_processes 2 train_minimal.py``: one group of two
+    CPU processes, and each epoch's scores printed once."""
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+               "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+               "--dynamo_backend", "no", "--main_process_port", str(free_port()), str(MINIMAL)]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("COURSE_CHECKPOINT", "COURSE_DATA_DIR")}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900,
+                          env={**env, **SMOKE}, cwd=tmp_path)
+    assert done.returncode == 0 or "terminate called without an active exception" in done.stderr, (
+        done.stderr[-4000:])
+    epochs = [line for line in done.stdout.splitlines() if line.startswith("epoch")]
+    assert [line.split(":")[0] for line in epochs] == [f"epoch {n}" for n in range(1, 6)], (
+        done.stdout)

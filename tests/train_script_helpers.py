@@ -1,4 +1,4 @@
-"""What the chapter-4 script tests share: load train.py as a module, a free port, a clean
+"""What the chapter-4b script tests share: load train.py as a module, a free port, a clean
 Accelerate state."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from pathlib import Path
 from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "solutions" / "04_accelerate" / "train.py"
+SCRIPT = REPO / "solutions" / "04b_launching" / "train.py"
+MINIMAL = REPO / "solutions" / "04b_launching" / "train_minimal.py"
 
 
 def load_script(name: str = "chapter4_train") -> ModuleType:
-    """``solutions/04_accelerate/train.py`` imported under ``name``."""
+    """``solutions/04b_launching/train.py`` imported under ``name``."""
     spec = importlib.util.spec_from_file_location(name, SCRIPT)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -20,25 +20,35 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import datasets
+import evaluate
 import torch
 import transformers
 from accelerate import Accelerator
 from accelerate.utils import is_torch_xla_available, set_seed
+from datasets import load_dataset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import get_scheduler
-
-from course_utils import pipeline
-from course_utils.metrics import mrpc_metric
-from course_utils.profiles import get_profile
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    get_scheduler,
+)
 
 DEFAULTS_NOTE = """\
 defaults: AdamW at 5e-5 for 3 epochs, batch size 8 per process, linear decay of the learning
 rate to zero without warmup, seed 42. Under the smoke profile's tiny BERT (randomly
 initialised, it does not learn at 5e-5) --lr and --epochs default to the values of
 course_utils.pipeline.hyperparameters() instead: 2e-3 for 5 epochs.
+
+COURSE_PROFILE=full (without --data-dir) uses only public libraries: load_dataset("glue",
+"mrpc"), evaluate.load("glue", "mrpc") and the checkpoint from the Hub. Every other case
+(smoke, auto, a local copy of MRPC) loads through the course's helpers, course_utils.
 """
 
 
@@ -82,7 +92,69 @@ def note(accelerator: Accelerator, text: str) -> None:
         print(f"[train.py] {text}", file=sys.stderr, flush=True)
 
 
-def evaluate(accelerator: Accelerator, model, loader, metric) -> tuple[dict, int]:
+class Sources(NamedTuple):
+    """Where the data, the model and the metric come from, and the chapter's defaults."""
+
+    raw: datasets.DatasetDict  # GLUE MRPC's splits: sentence1, sentence2, label, idx
+    checkpoint: str
+    make_metric: Callable[[], evaluate.EvaluationModule]  # called after training (see score)
+    lr: float
+    epochs: int
+    headline: str
+
+
+def load_sources() -> Sources:
+    """GLUE MRPC, a checkpoint and the MRPC metric for the active profile."""
+    if os.environ.get("COURSE_PROFILE") == "full" and not os.environ.get("COURSE_DATA_DIR"):
+        # Public libraries only: what you would write without this course.
+        checkpoint = os.environ.get("COURSE_CHECKPOINT") or "bert-base-uncased"
+        return Sources(raw=load_dataset("glue", "mrpc"), checkpoint=checkpoint,
+                       make_metric=lambda: evaluate.load("glue", "mrpc", keep_in_memory=True),
+                       lr=5e-5, epochs=3,
+                       headline=f"Profile: full — {checkpoint}, GLUE MRPC from the Hub")
+    # smoke, auto, or local copies (--data-dir, COURSE_CHECKPOINT): the course's loaders, which
+    # also build the tiny BERT and read the paraphrase fixture offline.
+    from course_utils.data import load_mrpc
+    from course_utils.metrics import mrpc_metric
+    from course_utils.pipeline import hyperparameters
+    from course_utils.profiles import get_profile
+
+    profile = get_profile()
+    chapter = hyperparameters(profile)
+    return Sources(raw=load_mrpc(profile), checkpoint=profile.checkpoint,
+                   make_metric=lambda: mrpc_metric(profile, keep_in_memory=True),
+                   lr=chapter.lr, epochs=chapter.epochs, headline=profile.headline())
+
+
+def dataloaders(raw: datasets.DatasetDict, tokenizer, batch_size: int, seed: int,
+                max_train_samples: int | None) -> tuple[DataLoader, DataLoader]:
+    """Tokenized sentence pairs, padded per batch: shuffled training, ordered validation."""
+    if max_train_samples is not None:
+        raw["train"] = raw["train"].select(range(min(max_train_samples, len(raw["train"]))))
+    tokenized = raw.map(lambda batch: tokenizer(batch["sentence1"], batch["sentence2"],
+                                                truncation=True), batched=True)
+    tokenized = tokenized.remove_columns(["sentence1", "sentence2", "idx"])
+    tokenized = tokenized.rename_column("label", "labels").with_format("torch")
+    collator = DataCollatorWithPadding(tokenizer=tokenizer)
+    train = DataLoader(tokenized["train"], shuffle=True, batch_size=batch_size,
+                       collate_fn=collator, generator=torch.Generator().manual_seed(seed))
+    validation = DataLoader(tokenized["validation"], batch_size=batch_size, collate_fn=collator)
+    return train, validation
+
+
+def adamw(params, lr: float, device: torch.device) -> torch.optim.AdamW:
+    """torch's AdamW with its fused kernel (one kernel per weight tensor; chapter 5 measures
+    it) where this torch has one for the device (CPU or CUDA), the default one elsewhere."""
+    params = list(params)
+    if device.type in ("cpu", "cuda"):
+        try:
+            return torch.optim.AdamW(params, lr=lr, fused=True)
+        except RuntimeError:  # a torch without the fused kernel for this device
+            pass
+    return torch.optim.AdamW(params, lr=lr)
+
+
+def score(accelerator: Accelerator, model, loader, metric) -> tuple[dict, int]:
     """Accuracy and F1 over every validation pair, once, whatever the number of processes."""
     model.eval()
     scored = 0
@@ -110,23 +182,25 @@ def main(argv: list[str] | None = None) -> dict | None:
     if not accelerator.is_local_main_process:  # one set of progress bars is enough
         datasets.utils.logging.disable_progress_bar()
         transformers.utils.logging.disable_progress_bar()
-    profile = get_profile()
-    chapter = pipeline.hyperparameters(profile)
-    epochs = args.epochs or chapter.epochs
-    lr = args.lr or chapter.lr
-    note(accelerator, profile.headline())
+    set_seed(args.seed)
+    with accelerator.main_process_first():  # the Hub's datasets write caches: one at a time
+        sources = load_sources()
+        tokenizer = AutoTokenizer.from_pretrained(sources.checkpoint)
+        train_loader, eval_loader = dataloaders(sources.raw, tokenizer, args.batch_size,
+                                                args.seed, args.max_train_samples)
+    epochs = args.epochs or sources.epochs
+    lr = args.lr or sources.lr
+    note(accelerator, sources.headline)
     if accelerator.mixed_precision == "fp16" and accelerator.device.type == "cpu":
         note(accelerator, "fp16 needs a GPU: on the CPU Accelerate trains in float32 "
                           "(--mixed-precision bf16 works on a CPU)")
 
-    set_seed(args.seed)
-    with accelerator.main_process_first():  # the Hub's datasets write caches: one at a time
-        data = pipeline.prepare_mrpc(profile, batch_size=args.batch_size, seed=args.seed,
-                                     max_train_samples=args.max_train_samples)
-    model = pipeline.new_model(profile.checkpoint, seed=args.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    transformers.utils.logging.set_verbosity_error()  # the "newly initialized head" notice
+    torch.manual_seed(args.seed)
+    model = AutoModelForSequenceClassification.from_pretrained(sources.checkpoint, num_labels=2)
+    optimizer = adamw(model.parameters(), lr, accelerator.device)
     model, optimizer, train_loader, eval_loader = accelerator.prepare(
-        model, optimizer, data.train_dataloader, data.eval_dataloader)
+        model, optimizer, train_loader, eval_loader)
 
     # Not prepared: stepped below with the optimizer, so counted in this process's steps.
     updates_per_epoch = math.ceil(len(train_loader) / accelerator.gradient_accumulation_steps)
@@ -158,10 +232,12 @@ def main(argv: list[str] | None = None) -> dict | None:
     train_seconds = time.perf_counter() - start
     progress.close()
 
-    metric = mrpc_metric(profile, keep_in_memory=True)  # no cache files shared by processes
-    metrics, scored = evaluate(accelerator, model, eval_loader, metric)
+    # The metric is made only now: made before the training, it left a launched CPU process
+    # hanging at exit (seen with 2 gloo processes and OMP_NUM_THREADS=1). keep_in_memory: no
+    # cache files shared by the processes.
+    metrics, scored = score(accelerator, model, eval_loader, sources.make_metric())
     per_process = accelerator.gather(torch.tensor([batches_seen], device=accelerator.device))
-    train_rows = len(data.tokenized["train"])
+    train_rows = len(train_loader.dataset)
     result = {
         "accuracy": metrics["accuracy"],
         "f1": metrics["f1"],
@@ -174,7 +250,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         unwrapped.save_pretrained(args.output_dir, is_main_process=accelerator.is_main_process,
                                   save_function=accelerator.save)
         if accelerator.is_main_process:
-            data.tokenizer.save_pretrained(args.output_dir)
+            tokenizer.save_pretrained(args.output_dir)
             details = {**result, "num_processes": accelerator.num_processes,
                        "distributed_type": str(accelerator.distributed_type),
                        "train_batches_per_process": per_process.tolist(),
@@ -182,6 +258,10 @@ def main(argv: list[str] | None = None) -> dict | None:
             Path(args.output_dir, "results.json").write_text(json.dumps(details, indent=2))
     if accelerator.is_main_process:
         print(json.dumps(result), flush=True)
+    # One last barrier: torch's gloo thread finishes the gathers above (it needs the GIL to
+    # free their tensors) before end_training() tears the group down; without it a process
+    # was seen to hang at exit.
+    accelerator.wait_for_everyone()
     accelerator.end_training()
     return result if accelerator.is_main_process else None
 
