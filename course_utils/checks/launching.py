@@ -190,6 +190,12 @@ def _instrument_accelerate(record: _Record) -> None:
             def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
                 if name == "prepare":
                     record.prepared += [_prepared_kind(obj) for obj in args]
+                    record.count(name)
+                    record.count("inside prepare")
+                    try:
+                        return original(self, *args, **kwargs)
+                    finally:
+                        record.calls["inside prepare"] -= 1
                 if name == "gather" and record.calls.get("inside gather_for_metrics"):
                     return original(self, *args, **kwargs)
                 record.count(name)
@@ -203,6 +209,22 @@ def _instrument_accelerate(record: _Record) -> None:
             return wrapper
 
         setattr(Accelerator, name, make(original, name))
+    # one object at a time (prepare(...) calls these itself: counted once, by prepare)
+    for name in ("prepare_model", "prepare_optimizer", "prepare_data_loader",
+                 "prepare_scheduler"):
+        original = getattr(Accelerator, name, None)
+        if original is None:
+            continue
+
+        def make_one(original: Callable) -> Callable:
+            @functools.wraps(original)
+            def wrapper(self: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
+                if not record.calls.get("inside prepare"):
+                    record.prepared.append(_prepared_kind(obj))
+                return original(self, obj, *args, **kwargs)
+            return wrapper
+
+        setattr(Accelerator, name, make_one(original))
 
 
 def _student_line(error: BaseException) -> str:
