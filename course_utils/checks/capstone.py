@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from course_utils.checks import watch
+from course_utils.checks import diagnosis, watch
 from course_utils.feedback import Check
 from course_utils.i18n import _
 
@@ -109,9 +109,16 @@ def stand_in_model(loader: Any, seed: int = 0) -> nn.Module:
         pooled = torch.cat([model.bert(**{k: v for k, v in batch.items() if k != "labels"})
                             .pooler_output for batch in loader])
         direction = torch.linalg.svd(pooled - pooled.mean(dim=0)).Vh[0]
-        middle = (pooled @ direction).median()
-        model.classifier.weight.copy_(torch.stack([-direction, direction]))
-        model.classifier.bias.copy_(torch.stack([middle, -middle]))
+        # The threshold sits halfway between the two middle projections and the head is
+        # scaled so that the closest sentence is a whole logit from it: no prediction rests
+        # on a float tie, so argmax of the logits and of their softmax always agree.
+        projected = (pooled @ direction).sort().values
+        half = len(projected) // 2
+        middle = (projected[half - 1] + projected[half]) / 2 if half else projected[0]
+        gap = float((projected - middle).abs().min())
+        scale = min(1.0 / gap, 1e4) if gap > 0 else 1.0
+        model.classifier.weight.copy_(torch.stack([-direction, direction]) * scale)
+        model.classifier.bias.copy_(torch.stack([middle, -middle]) * scale)
     return model
 
 
@@ -424,7 +431,12 @@ def _accuracy_of(check: Check, result: Any, what: str) -> float:
 
 
 def _explain_metric(error: Exception) -> str | None:
-    if "-1" in str(error) or "no labels" in str(error):
+    """What the metric actually received, from its error: logits or floats (the format it
+    names), or references of -1 (SST-2's test split)."""
+    text = str(error)
+    if "don't match the expected format" in text or "Mismatch in the number" in text:
+        return diagnosis.explain_metric_error(error)
+    if "references of -1" in text or "no labels" in text:
         return _("the metric got labels of -1: that is SST-2's test split, which has no "
                  "labels. Score the validation split")
     return None

@@ -476,3 +476,19 @@ def explain_metric_error(error: Exception) -> str | None:
         return _("the batch and the model are on different devices: move every tensor of the "
                  "batch with `.to(device)`")
     return None
+
+
+def explain_torch_crash(error: Exception) -> str | None:
+    """A crash inside torch whose cause is a classic loop mistake, in words; else None."""
+    text = str(error)
+    if "does not require grad and does not have a grad_fn" in text:
+        return _("loss.backward() found no graph behind the loss: it was computed with "
+                 "gradients off (inside `with torch.no_grad():` or `torch.inference_mode()`) or "
+                 "cut off from the model by `.detach()` or `.item()` before backward. Compute the "
+                 "training loss from the model's outputs with gradients on, and call backward "
+                 "on that tensor")
+    if "not implemented for 'Long'" in text and "softmax" in text:
+        return _("the loss got an integer tensor where it expects the model's float logits: "
+                 "the arguments are swapped. The loss takes the outputs first and the labels "
+                 "second, `loss_fn(outputs, labels)`")
+    return None

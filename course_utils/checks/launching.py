@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from course_utils.feedback import Check, fmt
+from course_utils.feedback import Check, fmt, is_stub
 from course_utils.i18n import _
 
 WORLD_SIZE = 2
@@ -258,8 +258,9 @@ def _launched(folder: str, timeout: int, function: Callable, *args: Any) -> None
         result["returned"] = value if isinstance(value, (int, float, type(None))) else (
             float(value) if isinstance(value, torch.Tensor) and value.numel() == 1
             else repr(type(value).__name__))
-    except NotImplementedError:
-        result["error"] = "NotImplementedError"
+    except NotImplementedError as error:
+        result["error"] = ("NotImplementedError" if is_stub(error) else
+                           f"{type(error).__name__}: {error}{_student_line(error)}")
     except BaseException as error:  # noqa: BLE001  (reported to the student, never re-raised)
         result["error"] = f"{type(error).__name__}: {error}{_student_line(error)}"
     result.update(
