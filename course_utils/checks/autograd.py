@@ -521,8 +521,9 @@ def _check_line_fit(task: str, fit: Callable[..., Any], slope: float, intercept:
     x, y = line_data(slope, intercept)
     with Check(task) as check:
         with watch.OptimizerWatch() as seen:
-            got = _unpack_line(check, check.call(watch.pinned(fit), x.clone(), y.clone(), lr,
-                                                 steps, explain=_explain_tracking))
+            result = check.call(watch.pinned(fit), x.clone(), y.clone(), lr, steps,
+                                explain=_explain_tracking)
+            got = _unpack_line(check, result)
         check.case()
         want = reference_fit(x, y, lr, steps)
 
@@ -536,6 +537,14 @@ def _check_line_fit(task: str, fit: Callable[..., Any], slope: float, intercept:
                     check.fail(named)
             check.fail(_name_fit_mistake(got, want, x, y, lr, steps, same, optimizer_hints)
                        or _fit_divergence(fit, got, want, x, y, lr, steps))
+        tensors = [name for name, value in zip("wb", result, strict=True)
+                   if isinstance(value, torch.Tensor)]
+        if tensors:
+            check.fail(_(
+                "the numbers are right, but you returned {names} as a tensor, not a float: "
+                "return plain numbers, `return w.item(), b.item()` (or float(w), float(b)), as "
+                "the exercise asks; a tensor that requires grad keeps its graph alive."
+            ).format(names=" and ".join(tensors)))
         check.case(_("w = {w:.4f}, b = {b:.4f}; reference {want_w:.4f}, {want_b:.4f}").format(
             w=got[0], b=got[1], want_w=want[0], want_b=want[1]))
 
