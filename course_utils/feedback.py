@@ -158,7 +158,8 @@ class Check:
 def is_stub(error: BaseException) -> bool:
     """Whether a NotImplementedError is the answer cell's own ``raise`` (an unanswered
     exercise), not one raised inside torch or another library (a crash: log_softmax on a
-    Long tensor, say). The stub's frame is the deepest one and its line is a ``raise``."""
+    Long tensor, say). The stub's frame is the deepest one, in the notebook's code; a library
+    error raised from C under a line that is not a ``raise`` carries a message, a stub none."""
     frames = traceback.extract_tb(error.__traceback__)
     if not frames:
         return True
@@ -166,7 +167,8 @@ def is_stub(error: BaseException) -> bool:
     path = Path(frame.filename).resolve()
     if path.is_relative_to(_PACKAGE_DIR) or "site-packages" in path.parts:
         return False
-    return not frame.line or frame.line.strip().startswith("raise")
+    line = (frame.line or "").strip()
+    return not line or line.startswith("raise") or not str(error)
 
 
 def _where(error: BaseException) -> str:

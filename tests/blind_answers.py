@@ -2,7 +2,8 @@
 
 164 answers written by someone who had not read the checkers or their tests, from the student
 notebooks and a list of classic training-loop bugs (112 wrong, 52 right; INDEX.md lists them;
-one written as wrong was reclassified as right in issue 14).
+one written as wrong was reclassified as right in issue 14), and a second set of 99 by another
+tester (74 wrong, 25 right, chapter 6 included; issue 14, round 2).
 Each is run exactly as a graded cell runs it: ``checks.load(<chapter>)`` and the solution
 notebook's visible check, then its hidden ones (tools/measure_checkers.py). A wrong answer must
 fail, and where it is classified ``named`` the message must hold the classification's key
