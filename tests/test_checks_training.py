@@ -362,6 +362,11 @@ def _loaders(collate="dynamic", shuffle_train=True, shuffle_eval=False, size=Non
         (_loaders(size=8), {"batch_size": 5}, ["expected batches of batch_size = 5"]),
         (_loaders(drop_last=True), {}, ["each row should come exactly once"]),
         (lambda tok_ds, tok, bs: DataLoader(tok_ds["train"]), {}, ["return the pair"]),
+        (lambda tok_ds, tok, bs: loaders_as_in_the_chapter(tok_ds, tok, bs)[::-1], {},
+         ["the training dataloader yields the rows of the validation split"]),
+        (lambda tok_ds, tok, bs: loaders_as_in_the_chapter(
+            {"train": tok_ds["train"], "validation": tok_ds["test"]}, tok, bs), {},
+         ["the validation dataloader yields the rows of the test split"]),
     ],
 )
 def test_make_dataloaders_names_each_mistake(answer, kwargs, phrases):

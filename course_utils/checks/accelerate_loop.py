@@ -34,6 +34,7 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -440,7 +441,23 @@ def _explain(error: Exception) -> str | None:
                 "prepared dataloader puts them on accelerator.device")
     if isinstance(error, ValueError) and "compute() was called before" in text:
         return "metric.compute() ran before any metric.add_batch(...)"
+    counts = re.search(r"number of predictions \((\d+)\) and references \((\d+)\)", text)
+    if counts:
+        return _mismatch_message(int(counts.group(1)), int(counts.group(2)))
     return None
+
+
+def _mismatch_message(predictions: int, references: int) -> str:
+    """Predictions and labels of different lengths: one of them was gathered, the other not."""
+    if predictions > references:
+        return _("the metric got {p} predictions but {r} labels: the predictions were gathered "
+                 "from every process and the labels are this process's own. Gather both "
+                 "together, `accelerator.gather_for_metrics((predictions, batch[\"labels\"]))`"
+                 ).format(p=predictions, r=references)
+    return _("the metric got {p} predictions but {r} labels: the labels were gathered from "
+             "every process and the predictions are this process's own. Gather both together, "
+             "`accelerator.gather_for_metrics((predictions, batch[\"labels\"]))`"
+             ).format(p=predictions, r=references)
 
 
 # --- Exercise 1: gather_predictions ------------------------------------------------------------

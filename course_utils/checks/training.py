@@ -438,6 +438,9 @@ def make_dataloaders(make_dataloaders: Callable, batch_size: int = 8, rows: int 
             batches = _all_batches(check, name, loader)
             rows_seen = _check_batches(check, name, batches, tokenizer)
             expected = _column(tokenized[split], "input_ids")
+            _check_split_of(check, name, split, rows_seen,
+                            {other: _column(tokenized[other], "input_ids")
+                             for other in tokenized if other != split})
             _check_coverage(check, name, rows_seen, expected)
             order[name] = rows_seen == expected
             counts[name] = len(batches)
@@ -519,6 +522,20 @@ def _check_batches(check: Check, name: str, batches: list, tokenizer: Any) -> li
 def _padded_to_multiple(width: int, longest: int) -> bool:
     """pad_to_multiple_of=m (a speed-up on GPUs) is fine: the smallest multiple of m ≥ longest."""
     return any(width % m == 0 and width - longest < m for m in (2, 4, 8, 16, 32, 64))
+
+
+def _check_split_of(check: Check, name: str, split: str, rows: list[list[int]],
+                    others: dict[str, list[list[int]]]) -> None:
+    """Fail when a dataloader yields exactly the rows of another split."""
+    seen = Counter(map(tuple, rows))
+    for other, other_rows in others.items():
+        if seen == Counter(map(tuple, other_rows)):
+            check.fail(_("the {name} dataloader yields the rows of the {other} split, not of "
+                         "the {split} split: build the training dataloader over "
+                         "tokenized_datasets[\"train\"], the evaluation one over "
+                         "tokenized_datasets[\"validation\"], and return them in the order "
+                         "(train_dataloader, eval_dataloader).").format(
+                             name=name, other=other, split=split))
 
 
 def _check_coverage(check: Check, name: str, rows: list[list[int]],
