@@ -46,6 +46,8 @@ def test_derivative_accepts_correct_answers(answer, capsys):
         (lambda x: 2 * x * torch.cos(x), "you multiplied the two derivatives"),
         (lambda x: 2 * x * torch.sin(x) - x**2 * torch.cos(x), "sign of the x²·cos(x) term"),
         (lambda x: x * torch.sin(x) + x**2 * torch.cos(x), "lost its factor 2"),
+        (lambda x: 2 * x * torch.sin(x) * (x**2 * torch.cos(x)),
+         "you multiplied the two terms of the product rule"),
         (lambda x: 2 * x * math.sin(x) + x**2 * math.cos(x), "use torch.sin"),
         (lambda x: derivative_formula(x).sum(), "returned shape ()"),
         (lambda x: "derivative", "should be a tensor"),
@@ -163,6 +165,20 @@ def first_axis_only(f, x, eps=1e-6):
     return grad
 
 
+def sign_flipped(f, x, eps=1e-6):
+    return -central_with_copies(f, x, eps)
+
+
+def float32_copies(f, x, eps=1e-6):
+    grad = torch.zeros_like(x)
+    for i in range(x.numel()):
+        plus, minus = x.float().clone(), x.float().clone()
+        plus.view(-1)[i] += eps
+        minus.view(-1)[i] -= eps
+        grad.view(-1)[i] = (f(plus) - f(minus)).double() / (2 * eps)
+    return grad
+
+
 def in_float32(f, x, eps=1e-6):
     return central_with_copies(f, x, eps).float()
 
@@ -172,6 +188,8 @@ def in_float32(f, x, eps=1e-6):
     [
         (one_sided, "one-sided difference", (4,)),
         (forgot_the_two, "twice too large", (4,)),
+        (sign_flipped, "every entry has the wrong sign", (4,)),
+        (float32_copies, "f was evaluated on float32 copies of x, which is float64", (4,)),
         (all_at_once, "nudged every element of x at once", (4,)),
         (never_restores, "your function changed x", (4,)),
         (first_axis_only, "only 2 of 6 entries were computed", (2, 3)),
