@@ -330,6 +330,16 @@ def schedule_problem(lrs: Sequence[float], lr: float, total: int, epochs: int, b
             "Create get_scheduler('linear', optimizer=optimizer, num_warmup_steps=0, "
             "num_training_steps=...) and call scheduler.step() after each optimizer.step()."
         ).format(total=total, lr=fmt(lrs[0]))
+    restarts = [epoch + 1 for epoch in range(1, epochs)
+                if len(lrs) == total and abs(lrs[epoch * batches] - lr) <= 1e-9 * abs(lr)]
+    if schedulers > 1 and restarts:
+        return _(
+            "{schedulers} schedulers were created, and the learning rate went back to lr = {lr} "
+            "at the start of epoch {restarts}: the optimizer and its scheduler are created "
+            "inside the epoch loop, so the schedule (and AdamW's moment estimates) start again "
+            "every epoch. Create both once, before the epoch loop ({shown})."
+        ).format(schedulers=schedulers, lr=fmt(lr), restarts=", ".join(map(str, restarts)),
+                 shown=shown)
     if stepped == 0:
         return _(
             "the scheduler is never stepped: scheduler.step() ran 0 times, so all {total} "
