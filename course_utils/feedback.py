@@ -107,7 +107,9 @@ class Check:
             )
         try:
             result = fn(*args, **kwargs)
-        except NotImplementedError:
+        except NotImplementedError as error:
+            if not is_stub(error):  # raised inside a library: a crash, not a stub
+                self._crashed(error, label, explain)
             self.fail(
                 _(
                     "not answered yet: `{label}` still raises NotImplementedError. Replace "
@@ -118,19 +120,7 @@ class Check:
         except CheckFailed:
             raise
         except Exception as error:  # the student's code crashed: say where, in their code
-            hint = explain(error) if explain else None
-            if hint:
-                self.fail(
-                    _("{hint} (`{label}` raised {error}{where}).").format(
-                        hint=hint, label=label, error=type(error).__name__, where=_where(error)
-                    )
-                )
-            self.fail(
-                _(
-                    "`{label}` raised {error}: {detail}{where}. "
-                    "Run the answer cell on its own to see the full error."
-                ).format(label=label, error=type(error).__name__, detail=error, where=_where(error))
-            )
+            self._crashed(error, label, explain)
         impostor = _impostor(result)
         if impostor:
             self.fail(
@@ -140,6 +130,45 @@ class Check:
                 ).format(label=label, impostor=impostor)
             )
         return result
+
+
+    def _crashed(
+        self, error: Exception, label: str, explain: Callable[[Exception], str | None] | None
+    ) -> NoReturn:
+        """Fail with what ``explain`` makes of a crash, or with the error and its line."""
+        hint = explain(error) if explain else None
+        if not hint:
+            from course_utils.checks.diagnosis import explain_torch_crash
+
+            hint = explain_torch_crash(error)
+        if hint:
+            self.fail(
+                _("{hint} (`{label}` raised {error}{where}).").format(
+                    hint=hint, label=label, error=type(error).__name__, where=_where(error)
+                )
+            )
+        self.fail(
+            _(
+                "`{label}` raised {error}: {detail}{where}. "
+                "Run the answer cell on its own to see the full error."
+            ).format(label=label, error=type(error).__name__, detail=error, where=_where(error))
+        )
+
+
+def is_stub(error: BaseException) -> bool:
+    """Whether a NotImplementedError is the answer cell's own ``raise`` (an unanswered
+    exercise), not one raised inside torch or another library (a crash: log_softmax on a
+    Long tensor, say). The stub's frame is the deepest one, in the notebook's code; a library
+    error raised from C under a line that is not a ``raise`` carries a message, a stub none."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return True
+    frame = frames[-1]
+    path = Path(frame.filename).resolve()
+    if path.is_relative_to(_PACKAGE_DIR) or "site-packages" in path.parts:
+        return False
+    line = (frame.line or "").strip()
+    return not line or line.startswith("raise") or not str(error)
 
 
 def _where(error: BaseException) -> str:

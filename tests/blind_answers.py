@@ -2,13 +2,15 @@
 
 164 answers written by someone who had not read the checkers or their tests, from the student
 notebooks and a list of classic training-loop bugs (112 wrong, 52 right; INDEX.md lists them;
-one written as wrong was reclassified as right in issue 14).
+one written as wrong was reclassified as right in issue 14), and a second set of 99 by another
+tester (74 wrong, 25 right, chapter 6 included; issue 14, round 2).
 Each is run exactly as a graded cell runs it: ``checks.load(<chapter>)`` and the solution
 notebook's visible check, then its hidden ones (tools/measure_checkers.py). A wrong answer must
 fail, and where it is classified ``named`` the message must hold the classification's key
 phrase; a right answer must pass every call. A wrong answer the course accepts on purpose
 (classified ``accepted``; none since issue 14 decided the last three) is an expected failure,
-strict: the day a checker catches it, the test says so.
+strict: the day a checker catches it, the test says so. So is one classified ``missed`` (a real
+bug no checker sees yet, with a note saying why).
 
 One test file per chapter (test_blind_answers_<n>.py), so ``--dist loadfile`` spreads them.
 """
@@ -38,7 +40,7 @@ def cases(chapter: str) -> list:
         key = f"{chapter}/{path.name}"
         verdict = CLASSIFICATION.get(key, {}).get("verdict")
         marks = []
-        if verdict == "accepted":
+        if verdict in ("accepted", "missed"):  # missed: a known gap, still open
             marks.append(pytest.mark.xfail(
                 strict=True, reason=CLASSIFICATION[key].get("note", "accepted on purpose")))
         params.append(pytest.param(path, id=path.stem, marks=marks))

@@ -234,6 +234,23 @@ def accumulate_solution(accelerator, model, optimizer, train_dataloader, num_epo
                 optimizer.zero_grad()
 
 
+def accumulate_one_epoch_short(accelerator, model, optimizer, train_dataloader, num_epochs):
+    accumulate_solution(accelerator, model, optimizer, train_dataloader, num_epochs - 1)
+
+
+def accumulate_each_prepared_alone(accelerator, model, optimizer, train_dataloader, num_epochs):
+    model = accelerator.prepare_model(model)
+    optimizer = accelerator.prepare_optimizer(optimizer)
+    train_dataloader = accelerator.prepare_data_loader(train_dataloader)
+    model.train()
+    for _ in range(num_epochs):
+        for batch in train_dataloader:
+            with accelerator.accumulate(model):
+                accelerator.backward(model(**batch).loss)
+                optimizer.step()
+                optimizer.zero_grad()
+
+
 def accumulate_zero_first(accelerator, model, optimizer, train_dataloader, num_epochs):
     prepared = accelerator.prepare(model, optimizer, train_dataloader)
     model, optimizer, train_dataloader = prepared
@@ -336,7 +353,8 @@ def accumulate_in_eval_mode(accelerator, model, optimizer, train_dataloader, num
                 optimizer.zero_grad()
 
 
-@pytest.mark.parametrize("answer", [accumulate_solution, accumulate_zero_first])
+@pytest.mark.parametrize("answer", [accumulate_solution, accumulate_zero_first,
+                                    accumulate_each_prepared_alone])
 def test_train_accumulating_accepts_correct_answers(answer, capsys) -> None:
     line = passes(check.train_accumulating, answer, capsys)
     assert "6 optimizer steps with gradient_accumulation_steps=2 on 2 processes" in line
@@ -351,6 +369,7 @@ def test_train_accumulating_accepts_correct_answers(answer, capsys) -> None:
         (accumulate_plain_backward, ["loss.backward() is left in place",
                                      "not divided by gradient_accumulation_steps=2"]),
         (accumulate_divided_twice, ["divided by gradient_accumulation_steps twice"]),
+        (accumulate_one_epoch_short, ["1 epoch(s) of its 6 batches, but num_epochs = 2"]),
         (accumulate_own_modulo, ["stepped 0 times", "`if step % k == 0`"]),
         (accumulate_never_zeroed, ["gradients are never zeroed"]),
         (accumulate_unprepared_optimizer, ["optimizer never went through accelerator.prepare"]),

@@ -46,6 +46,8 @@ def test_derivative_accepts_correct_answers(answer, capsys):
         (lambda x: 2 * x * torch.cos(x), "you multiplied the two derivatives"),
         (lambda x: 2 * x * torch.sin(x) - x**2 * torch.cos(x), "sign of the x²·cos(x) term"),
         (lambda x: x * torch.sin(x) + x**2 * torch.cos(x), "lost its factor 2"),
+        (lambda x: 2 * x * torch.sin(x) * (x**2 * torch.cos(x)),
+         "you multiplied the two terms of the product rule"),
         (lambda x: 2 * x * math.sin(x) + x**2 * math.cos(x), "use torch.sin"),
         (lambda x: derivative_formula(x).sum(), "returned shape ()"),
         (lambda x: "derivative", "should be a tensor"),
@@ -163,6 +165,20 @@ def first_axis_only(f, x, eps=1e-6):
     return grad
 
 
+def sign_flipped(f, x, eps=1e-6):
+    return -central_with_copies(f, x, eps)
+
+
+def float32_copies(f, x, eps=1e-6):
+    grad = torch.zeros_like(x)
+    for i in range(x.numel()):
+        plus, minus = x.float().clone(), x.float().clone()
+        plus.view(-1)[i] += eps
+        minus.view(-1)[i] -= eps
+        grad.view(-1)[i] = (f(plus) - f(minus)).double() / (2 * eps)
+    return grad
+
+
 def in_float32(f, x, eps=1e-6):
     return central_with_copies(f, x, eps).float()
 
@@ -172,6 +188,8 @@ def in_float32(f, x, eps=1e-6):
     [
         (one_sided, "one-sided difference", (4,)),
         (forgot_the_two, "twice too large", (4,)),
+        (sign_flipped, "every entry has the wrong sign", (4,)),
+        (float32_copies, "f was evaluated on float32 copies of x, which is float64", (4,)),
         (all_at_once, "nudged every element of x at once", (4,)),
         (never_restores, "your function changed x", (4,)),
         (first_axis_only, "only 2 of 6 entries were computed", (2, 3)),
@@ -306,7 +324,7 @@ def fit_by_hand_zero_first(x, y, lr, steps):
         with torch.no_grad():
             params.sub_(lr * params.grad)
         step += 1
-    return params[0], params[1]
+    return params[0].item(), params[1].item()
 
 
 @pytest.mark.parametrize("answer", [fit_by_hand, fit_by_hand_zero_first])
@@ -358,9 +376,22 @@ def fit_tracking_on(x, y, lr, steps):
     return w.item(), 0.0
 
 
+def fit_returns_tensors(x, y, lr, steps):
+    w = torch.zeros((), requires_grad=True)
+    b = torch.zeros((), requires_grad=True)
+    for _ in range(steps):
+        ((w * x + b - y) ** 2).mean().backward()
+        with torch.no_grad():
+            w -= lr * w.grad
+            b -= lr * b.grad
+        w.grad = b.grad = None
+    return w, b
+
+
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
+        (fit_returns_tensors, "you returned w and b as a tensor, not a float"),
         (fit_never_zeroes, "gradients were not zeroed, so they add up over steps"),
         (fit_with_sum, "sum of squared errors"),
         (fit_w_only, "only w was updated"),
@@ -371,7 +402,7 @@ def fit_tracking_on(x, y, lr, steps):
 )
 def test_fit_line_names_each_mistake(answer, phrase):
     message = fails_with(check.fit_line, answer, phrase)
-    if "pair" not in phrase and "tracking" not in phrase:
+    if "pair" not in phrase and "tracking" not in phrase and "float" not in phrase:
         assert "expected" in message  # the measured numbers are shown next to the reference
 
 
@@ -394,7 +425,7 @@ def fit_with_optimizer(x, y, lr, steps, *, order="zero-first", set_to_none=True)
         optimizer.step()
         if order == "zero-last":
             optimizer.zero_grad(set_to_none=set_to_none)
-    return w, b
+    return w.item(), b.item()
 
 
 @pytest.mark.parametrize("order", ["zero-first", "zero-last"])

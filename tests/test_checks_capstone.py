@@ -83,6 +83,17 @@ def prepare_no_torch(raw_datasets, tokenizer):
     return tokenized.remove_columns(["sentence", "idx"]).rename_column("label", "labels")
 
 
+def prepare_without_test(raw_datasets, tokenizer):
+    tokenized = prepare_course(raw_datasets, tokenizer)
+    return type(tokenized)(train=tokenized["train"], validation=tokenized["validation"])
+
+
+def prepare_columns_subset(raw_datasets, tokenizer):
+    tokenized = prepare_course(raw_datasets, tokenizer)
+    tokenized.set_format("torch", columns=["input_ids", "labels"])
+    return tokenized
+
+
 @pytest.mark.parametrize("answer", [prepare_course, prepare_other_style])
 def test_prepare_right_answers_pass(answer, capsys):
     passes(check.prepare_sst2, answer, capsys)
@@ -98,6 +109,8 @@ def test_prepare_right_answers_pass(answer, capsys):
     (prepare_untruncated, ["truncation=True"]),
     (prepare_set_format_returned, ["returned None", "set_format"]),
     (prepare_no_torch, ["not in torch format"]),
+    (prepare_without_test, ["has no test split"]),
+    (prepare_columns_subset, ["hides the column(s) ['attention_mask', 'token_type_ids']"]),
 ])
 def test_prepare_mistakes_are_named(answer, phrases):
     fails_with(check.prepare_sst2, answer, *phrases)
@@ -190,6 +203,7 @@ def train_zero_first(model, train_dataloader, epochs, lr, device):
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 1 - step / (epochs * len(train_dataloader)))
+    losses = []
     for _ in range(epochs):
         model.train()
         for batch in train_dataloader:
@@ -200,6 +214,19 @@ def train_zero_first(model, train_dataloader, epochs, lr, device):
             outputs.loss.backward()
             optimizer.step()
             scheduler.step()
+            losses += [outputs.loss.item()]
+    return losses
+
+
+def train_epoch_means(model, train_dataloader, epochs, lr, device):
+    losses = train_course(model, train_dataloader, epochs, lr, device)
+    per_epoch = len(losses) // epochs
+    return [sum(losses[i:i + per_epoch]) / per_epoch for i in range(0, len(losses), per_epoch)]
+
+
+def train_tensor_losses(model, train_dataloader, epochs, lr, device):
+    return [torch.tensor(loss) for loss in train_course(model, train_dataloader, epochs, lr,
+                                                        device)]
 
 
 def train_never_zeroes(model, train_dataloader, epochs, lr, device):
@@ -299,6 +326,8 @@ def test_train_right_answers_pass(answer, capsys):
     (train_no_scheduler, ["schedule stepped 0 times"]),
     (train_schedule_one_epoch, ["linear decay to 0", "epochs * len(train_dataloader)"]),
     (train_unmoved_batches, [".to(device)"]),
+    (train_epoch_means, ["2 losses, one per epoch, for 8 batches"]),
+    (train_tensor_losses, ["are Tensor, not floats"]),
 ])
 def test_train_mistakes_are_named(answer, phrases):
     fails_with(check.train, answer, *phrases)

@@ -309,6 +309,21 @@ def f1_from_counts(predictions, labels):
             "f1": 2 * tp / denominator if denominator else 0.0}
 
 
+def f1_tp_counted_once(predictions, labels):
+    tp = int(((predictions == 1) & (labels == 1)).sum())
+    wrong = int((predictions != labels).sum())
+    return {"accuracy": (predictions == labels).float().mean().item(),
+            "f1": 2 * tp / (tp + wrong) if tp + wrong else 0.0}
+
+
+def f1_tp_counts_all_matches(predictions, labels):
+    tp = int((predictions == labels).sum())
+    fp = int(((predictions == 1) & (labels == 0)).sum())
+    fn = int(((predictions == 0) & (labels == 1)).sum())
+    return {"accuracy": (predictions == labels).float().mean().item(),
+            "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0}
+
+
 def f1_from_precision_recall(predictions, labels):
     matrix = torch.bincount(2 * labels + predictions, minlength=4).reshape(2, 2)
     tn, fp, fn, tp = matrix.flatten().tolist()
@@ -439,6 +454,9 @@ def unguarded_ints(predictions, labels):
         (error_rate, ["error rate"], {}),
         (correct_count, ["number of correct predictions"], {}),
         (integer_division, ["integer division"], {}),
+        (f1_tp_counted_once, ["the denominator counts TP once"], {}),
+        (f1_tp_counts_all_matches, ["your TP counts every right prediction", "true negatives"],
+         {}),
         (swapped, ["accuracy and F1 are swapped"], {}),
         (as_tuple, ["should be a dict", "tuple"], {}),
         (tensor_accuracy, ["returned 'accuracy' as a 0-d tensor", "float(...) or .item()"], {}),

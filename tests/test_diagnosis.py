@@ -209,6 +209,13 @@ def test_schedule_problem_names_each_known_bug(setup, phrase):
     assert phrase in _problem(_lrs(**setup))
 
 
+def test_a_schedule_created_every_epoch_is_named_as_a_restart():
+    lrs = [0.1 * (1 - step / 12) for _ in range(3) for step in range(4)]
+    problem = diagnosis.schedule_problem(lrs, 0.1, 12, 3, 4, schedulers=3, stepped=12)
+    assert "3 schedulers were created" in problem and "start of epoch 2, 3" in problem
+    assert "before the epoch loop" in problem
+
+
 def test_schedule_problem_accepts_the_right_schedule_and_optionally_a_constant_one():
     assert _problem(_lrs()) is None
     assert _problem(_lrs(scheduler=False), allow_constant=True) is None

@@ -40,6 +40,33 @@ def test_call_reports_a_stub_as_not_answered():
             check.call(answer)
 
 
+def test_a_not_implemented_error_from_inside_torch_is_a_crash_not_a_stub():
+    import torch
+
+    def answer():  # the loss's arguments swapped: labels where the logits go
+        return torch.nn.functional.cross_entropy(torch.tensor([1, 0]), torch.randn(2, 2))
+
+    with pytest.raises(CheckFailed) as failure, Check("task") as check:
+        check.call(answer)
+    message = str(failure.value)
+    assert "not answered yet" not in message
+    assert "the arguments are swapped" in message and "loss_fn(outputs, labels)" in message
+
+
+def test_a_loss_without_a_graph_is_named():
+    import torch
+
+    def answer():
+        weight = torch.ones(2, requires_grad=True)
+        with torch.no_grad():
+            loss = (weight * 2).sum()
+        loss.backward()
+
+    with pytest.raises(CheckFailed, match="found no graph behind the loss"), \
+            Check("task") as check:
+        check.call(answer)
+
+
 def test_call_reports_a_crash_with_the_students_line():
     def answer(values):
         return values[10]

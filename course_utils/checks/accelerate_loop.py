@@ -34,6 +34,7 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -440,7 +441,23 @@ def _explain(error: Exception) -> str | None:
                 "prepared dataloader puts them on accelerator.device")
     if isinstance(error, ValueError) and "compute() was called before" in text:
         return "metric.compute() ran before any metric.add_batch(...)"
+    counts = re.search(r"number of predictions \((\d+)\) and references \((\d+)\)", text)
+    if counts:
+        return _mismatch_message(int(counts.group(1)), int(counts.group(2)))
     return None
+
+
+def _mismatch_message(predictions: int, references: int) -> str:
+    """Predictions and labels of different lengths: one of them was gathered, the other not."""
+    if predictions > references:
+        return _("the metric got {p} predictions but {r} labels: the predictions were gathered "
+                 "from every process and the labels are this process's own. Gather both "
+                 "together, `accelerator.gather_for_metrics((predictions, batch[\"labels\"]))`"
+                 ).format(p=predictions, r=references)
+    return _("the metric got {p} predictions but {r} labels: the labels were gathered from "
+             "every process and the predictions are this process's own. Gather both together, "
+             "`accelerator.gather_for_metrics((predictions, batch[\"labels\"]))`"
+             ).format(p=predictions, r=references)
 
 
 # --- Exercise 1: gather_predictions ------------------------------------------------------------
@@ -716,7 +733,8 @@ def _accumulating_run(check: Check, train_accumulating: Callable, k: int, world_
     per_process = _shard_batches(num_batches, processes)
     expected_steps = num_epochs * math.ceil(per_process / k)
     result = results[0]
-    _judge_backward(check, result, per_process * num_epochs, k, num_batches * num_epochs)
+    _judge_backward(check, result, per_process * num_epochs, k, num_batches * num_epochs,
+                    epochs=num_epochs)
     _judge_prepared(check, result, needs=("model", "optimizer", "train dataloader"))
     _judge_steps(check, result, per_process, num_epochs, k, processes)
     _judge_blocks(check, result, k)
@@ -750,7 +768,7 @@ def _accumulating_run(check: Check, train_accumulating: Callable, k: int, world_
 
 
 def _judge_backward(check: Check, result: dict, batches: int, k: int,
-                    unsharded: int | None = None) -> None:
+                    unsharded: int | None = None, epochs: int = 1) -> None:
     calls = result["calls"]
     if result.get("new_accelerators"):
         check.fail(
@@ -789,6 +807,15 @@ def _judge_backward(check: Check, result: dict, batches: int, k: int,
             )
         check.fail(f"no backward pass ran: call {_BACKWARD} on every batch.")
     check.case()
+    per_epoch = batches // epochs
+    ran = calls["backward"]
+    if ran < batches and epochs > 1 and ran and ran % per_epoch == 0:
+        check.fail(_(
+            "{backward} ran {ran} times on this process: {done} epoch(s) of its {per_epoch} "
+            "batches, but num_epochs = {epochs}. Loop `for epoch in range(num_epochs):` over "
+            "the whole training dataloader."
+        ).format(backward=_BACKWARD, ran=ran, done=ran // per_epoch, per_epoch=per_epoch,
+                 epochs=epochs))
     if calls["backward"] != batches:
         check.fail(f"{_BACKWARD} ran {calls['backward']} times on this process for "
                    f"{_plural(batches, 'training batch')}: once per batch.")
@@ -953,7 +980,8 @@ def training_function(training_function: Callable, gradient_accumulation_steps: 
         processes = len(results)
         per_process = _shard_batches(num_batches, processes)
         result = results[0]
-        _judge_backward(check, result, per_process * num_epochs, k, num_batches * num_epochs)
+        _judge_backward(check, result, per_process * num_epochs, k,
+                        num_batches * num_epochs, epochs=num_epochs)
         _judge_prepared(check, result,
                         needs=("model", "optimizer", "train dataloader",
                                "validation dataloader"))

@@ -128,6 +128,10 @@ def derivative(df_dx: Callable[[Tensor], Tensor], at: Sequence[float] | None = N
                 (x * sin + x**2 * cos, _(
                     "the power rule lost its factor 2: the derivative of x² is 2x, not x."
                 )),
+                ((2 * x * sin) * (x**2 * cos), _(
+                    "you multiplied the two terms of the product rule, 2x·sin(x) · x²·cos(x); "
+                    "(u·v)' = u'·v + u·v' adds them."
+                )),
             ]
             for wrong, message in known:
                 if _close(answer, wrong):
@@ -285,10 +289,35 @@ def _numerical_case(check: Check, numerical_grad: Callable[..., Tensor], shape: 
         ).format(answer=_relative(answer, reference), eps=eps))
     relative = _relative(answer, reference)
     if relative > 1e-5:
+        lower = sorted({str(d).removeprefix("torch.") for d in _dtypes_seen(numerical_grad, x, eps)
+                        if d != x.dtype})
+        if lower:
+            check.fail(_(
+                "f was evaluated on {dtypes} copies of x, which is {dtype}: finite differences "
+                "divide a tiny difference by eps, and in single precision that difference is "
+                "mostly rounding (relative error {relative:.1e}; should be below 1e-5). Nudge "
+                "copies made with x.clone(), which keep x's dtype (no .float())."
+            ).format(dtypes=", ".join(lower), dtype=str(x.dtype).removeprefix("torch."),
+                     relative=relative))
         check.fail(_name_fd_mistake(answer, reference, x, eps, relative))
     return _(
         "relative error {relative:.1e} against autograd; should be below 1e-5"
     ).format(relative=relative)
+
+
+def _dtypes_seen(numerical_grad: Callable[..., Tensor], x: Tensor, eps: float) -> set:
+    """The dtypes of the tensors ``numerical_grad`` hands to f (run again on a spy of f)."""
+    seen: set = set()
+
+    def spy(values: Tensor) -> Tensor:
+        seen.add(values.dtype)
+        return _cubic(values)
+
+    try:
+        numerical_grad(spy, x.clone(), eps=eps)
+    except Exception:  # noqa: BLE001  (only a hint: the main check already ran it)
+        return set()
+    return seen
 
 
 def _relative(a: Tensor, b: Tensor) -> float:
@@ -357,6 +386,11 @@ def _name_fd_mistake(answer: Tensor, reference: Tensor, x: Tensor, eps: float,
             "you used a one-sided difference (f(x+eps) − f(x)) / eps, whose error shrinks like "
             "eps; use the central one (f(x+eps) − f(x−eps)) / (2·eps) {measured}."
         ).format(measured=measured))
+    if _matches(answer, -reference):
+        return _(
+            "every entry has the wrong sign: the central difference is (f(x+eps) − f(x−eps)) / "
+            "(2·eps), the value at x+eps first {measured}."
+        ).format(measured=measured)
     if _matches(answer, 2 * reference):
         return _(
             "every entry is twice too large: divide by 2·eps, not by eps {measured}."
@@ -521,8 +555,9 @@ def _check_line_fit(task: str, fit: Callable[..., Any], slope: float, intercept:
     x, y = line_data(slope, intercept)
     with Check(task) as check:
         with watch.OptimizerWatch() as seen:
-            got = _unpack_line(check, check.call(watch.pinned(fit), x.clone(), y.clone(), lr,
-                                                 steps, explain=_explain_tracking))
+            result = check.call(watch.pinned(fit), x.clone(), y.clone(), lr, steps,
+                                explain=_explain_tracking)
+            got = _unpack_line(check, result)
         check.case()
         want = reference_fit(x, y, lr, steps)
 
@@ -536,6 +571,14 @@ def _check_line_fit(task: str, fit: Callable[..., Any], slope: float, intercept:
                     check.fail(named)
             check.fail(_name_fit_mistake(got, want, x, y, lr, steps, same, optimizer_hints)
                        or _fit_divergence(fit, got, want, x, y, lr, steps))
+        tensors = [name for name, value in zip("wb", result, strict=True)
+                   if isinstance(value, torch.Tensor)]
+        if tensors:
+            check.fail(_(
+                "the numbers are right, but you returned {names} as a tensor, not a float: "
+                "return plain numbers, `return w.item(), b.item()` (or float(w), float(b)), as "
+                "the exercise asks; a tensor that requires grad keeps its graph alive."
+            ).format(names=" and ".join(tensors)))
         check.case(_("w = {w:.4f}, b = {b:.4f}; reference {want_w:.4f}, {want_b:.4f}").format(
             w=got[0], b=got[1], want_w=want[0], want_b=want[1]))
 

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from course_utils.checks import watch
+from course_utils.checks import diagnosis, watch
 from course_utils.feedback import Check
 from course_utils.i18n import _
 
@@ -109,9 +109,16 @@ def stand_in_model(loader: Any, seed: int = 0) -> nn.Module:
         pooled = torch.cat([model.bert(**{k: v for k, v in batch.items() if k != "labels"})
                             .pooler_output for batch in loader])
         direction = torch.linalg.svd(pooled - pooled.mean(dim=0)).Vh[0]
-        middle = (pooled @ direction).median()
-        model.classifier.weight.copy_(torch.stack([-direction, direction]))
-        model.classifier.bias.copy_(torch.stack([middle, -middle]))
+        # The threshold sits halfway between the two middle projections and the head is
+        # scaled so that the closest sentence is a whole logit from it: no prediction rests
+        # on a float tie, so argmax of the logits and of their softmax always agree.
+        projected = (pooled @ direction).sort().values
+        half = len(projected) // 2
+        middle = (projected[half - 1] + projected[half]) / 2 if half else projected[0]
+        gap = float((projected - middle).abs().min())
+        scale = min(1.0 / gap, 1e4) if gap > 0 else 1.0
+        model.classifier.weight.copy_(torch.stack([-direction, direction]) * scale)
+        model.classifier.bias.copy_(torch.stack([middle, -middle]) * scale)
     return model
 
 
@@ -196,6 +203,12 @@ def prepare_sst2(prepare_sst2: Callable, rows: int = 24, seed: int = 0) -> None:
         if not isinstance(result, Mapping) or not {"train", "validation"} <= set(result):
             check.fail(_("return the whole DatasetDict, with its train, validation and test "
                          "splits, not {kind}.").format(kind=type(result).__name__))
+        missing = [split for split in raw if split not in result]
+        if missing:
+            check.fail(_("the DatasetDict you returned has no {missing} split: map, "
+                         "remove_columns and rename_column keep every split, so return the "
+                         "whole DatasetDict they give (splits: {want}).").format(
+                             missing=", ".join(missing), want=", ".join(raw)))
         for split in ("train", "validation"):
             _check_split(check, split, result[split], raw[split], tokenizer)
         check.case(_("{rows} training rows").format(rows=len(raw["train"])))
@@ -221,6 +234,14 @@ def _check_split(check: Check, split: str, dataset: Any, raw: Any, tokenizer: An
     if (dataset.format or {}).get("type") != "torch":
         check.fail(_("the {split} split is not in torch format: call set_format(\"torch\") "
                      "so that the dataloader gets tensors.").format(split=split))
+    shown = (dataset.format or {}).get("columns")
+    hidden = sorted(columns - set(shown)) if shown is not None else []
+    if hidden and not (dataset.format or {}).get("output_all_columns"):
+        check.fail(_("the {split} split's format hides the column(s) {hidden}: "
+                     "set_format(\"torch\", columns=[...]) passes only the columns listed, so "
+                     "the model would never get them. Call set_format(\"torch\") with no "
+                     "columns= (the text columns are already removed).").format(
+                         split=split, hidden=hidden))
     got = _column(dataset, "input_ids")
     sentences = list(raw["sentence"])
     want = tokenizer(sentences, truncation=True)["input_ids"]
@@ -344,7 +365,7 @@ def train(train: Callable, epochs: int = 2, lr: float = 2e-3, batch_size: int = 
         with watch.Moves(model) as moves, watch.TrainingWatch(model, moves) as spy, \
                 torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            check.call(watch.pinned(train), model, loader, epochs, lr, target)
+            result = check.call(watch.pinned(train), model, loader, epochs, lr, target)
         problem = watch.device_problem(moves, spy.unmoved, len(spy.forward_modes), target)
         if problem:
             check.fail(problem)
@@ -389,8 +410,30 @@ def train(train: Callable, epochs: int = 2, lr: float = 2e-3, batch_size: int = 
                          "over all {total} steps gives {want:g}. Set num_training_steps to "
                          "epochs * len(train_dataloader).").format(
                              got=spy.steps[-1].lr, total=total, want=expected_last))
+        _check_losses(check, result, epochs, len(loader))
         check.case(_("{total} steps, lr {first:g} -> {last:g}").format(
             total=total, first=spy.steps[0].lr, last=spy.steps[-1].lr))
+
+
+def _check_losses(check: Check, losses: Any, epochs: int, batches: int) -> None:
+    """The returned list holds one float per batch of every epoch."""
+    total = epochs * batches
+    if not isinstance(losses, (list, tuple)):
+        check.fail(_("return the list of the batches' losses, one float per batch "
+                     "(losses.append(loss.item()) after every step), not {kind}.").format(
+                         kind=type(losses).__name__))
+    if len(losses) == epochs and epochs != total:
+        check.fail(_("you returned {got} losses, one per epoch, for {total} batches: return "
+                     "every batch's loss (losses.append(loss.item()) inside the batch loop), "
+                     "not a mean per epoch.").format(got=len(losses), total=total))
+    if len(losses) != total:
+        check.fail(_("you returned {got} losses for {epochs} epochs of {batches} batches: "
+                     "return one per batch, {total} in all.").format(
+                         got=len(losses), epochs=epochs, batches=batches, total=total))
+    kinds = {type(loss).__name__ for loss in losses if not isinstance(loss, (int, float))}
+    if kinds:
+        check.fail(_("the losses you returned are {kinds}, not floats: append loss.item(), "
+                     "which also lets each batch's graph go.").format(kinds=", ".join(kinds)))
 
 
 # --- Exercise 4: the evaluation loop -------------------------------------------------------------
@@ -424,7 +467,12 @@ def _accuracy_of(check: Check, result: Any, what: str) -> float:
 
 
 def _explain_metric(error: Exception) -> str | None:
-    if "-1" in str(error) or "no labels" in str(error):
+    """What the metric actually received, from its error: logits or floats (the format it
+    names), or references of -1 (SST-2's test split)."""
+    text = str(error)
+    if "don't match the expected format" in text or "Mismatch in the number" in text:
+        return diagnosis.explain_metric_error(error)
+    if "references of -1" in text or "no labels" in text or "Target -1 is out of" in text:
         return _("the metric got labels of -1: that is SST-2's test split, which has no "
                  "labels. Score the validation split")
     return None

@@ -330,6 +330,16 @@ def schedule_problem(lrs: Sequence[float], lr: float, total: int, epochs: int, b
             "Create get_scheduler('linear', optimizer=optimizer, num_warmup_steps=0, "
             "num_training_steps=...) and call scheduler.step() after each optimizer.step()."
         ).format(total=total, lr=fmt(lrs[0]))
+    restarts = [epoch + 1 for epoch in range(1, epochs)
+                if len(lrs) == total and abs(lrs[epoch * batches] - lr) <= 1e-9 * abs(lr)]
+    if schedulers > 1 and restarts:
+        return _(
+            "{schedulers} schedulers were created, and the learning rate went back to lr = {lr} "
+            "at the start of epoch {restarts}: the optimizer and its scheduler are created "
+            "inside the epoch loop, so the schedule (and AdamW's moment estimates) start again "
+            "every epoch. Create both once, before the epoch loop ({shown})."
+        ).format(schedulers=schedulers, lr=fmt(lr), restarts=", ".join(map(str, restarts)),
+                 shown=shown)
     if stepped == 0:
         return _(
             "the scheduler is never stepped: scheduler.step() ran 0 times, so all {total} "
@@ -475,4 +485,20 @@ def explain_metric_error(error: Exception) -> str | None:
     if "same device" in text:
         return _("the batch and the model are on different devices: move every tensor of the "
                  "batch with `.to(device)`")
+    return None
+
+
+def explain_torch_crash(error: Exception) -> str | None:
+    """A crash inside torch whose cause is a classic loop mistake, in words; else None."""
+    text = str(error)
+    if "does not require grad and does not have a grad_fn" in text:
+        return _("loss.backward() found no graph behind the loss: it was computed with "
+                 "gradients off (inside `with torch.no_grad():` or `torch.inference_mode()`) or "
+                 "cut off from the model by `.detach()` or `.item()` before backward. Compute the "
+                 "training loss from the model's outputs with gradients on, and call backward "
+                 "on that tensor")
+    if "not implemented for 'Long'" in text and "softmax" in text:
+        return _("the loss got an integer tensor where it expects the model's float logits: "
+                 "the arguments are swapped. The loss takes the outputs first and the labels "
+                 "second, `loss_fn(outputs, labels)`")
     return None

@@ -718,9 +718,44 @@ def _name_f1_mistake(got: dict[str, float], expected: dict[str, float], predicti
                     f"{fmt(expected['f1'])}).")
     if c["TP"] == 0 and got["f1"] != 0:
         return _zero_division_message(predictions, labels, fmt(got["f1"]))
+    wrong_count = _f1_count_problem(got["f1"], c, close)
+    if wrong_count:
+        return _("{problem} ({case}: your F1 {got}, the metric's {want}).").format(
+            problem=wrong_count, case=case, got=fmt(got["f1"]), want=fmt(expected["f1"]))
     return (f"your F1 is {fmt(got['f1'])}, the metric says {fmt(expected['f1'])} {case}: "
             "F1 = 2·P·R / (P + R) with P = TP / (TP + FP) and R = TP / (TP + FN), which is "
             "2·TP / (2·TP + FP + FN).")
+
+
+def _f1_count_problem(got: float, c: dict[str, int], close: Callable[[float, float], bool]
+                      ) -> str | None:
+    """Which count (or term) of 2·TP / (2·TP + FP + FN) the student's F1 got wrong, found by
+    recomputing F1 with one of them changed; None if no single change explains it."""
+    def f1(tp: float, fp: float, fn: float, twice: int = 2) -> float:
+        return 2 * tp / (twice * tp + fp + fn) if twice * tp + fp + fn else 0.0
+
+    tp, fp, fn, tn = c["TP"], c["FP"], c["FN"], c["TN"]
+    if close(got, f1(tp, fp, fn, twice=1)):
+        return _("your F1 is 2·TP / (TP + FP + FN): the denominator counts TP once. In "
+                 "F1 = 2·P·R / (P + R) it becomes 2·TP / (2·TP + FP + FN), TP twice")
+    if tn and close(got, f1(tp + tn, fp, fn)):
+        return _("your TP counts every right prediction, {tn} true negatives too (TP = {wrong} "
+                 "instead of {tp}): TP counts only examples predicted 1 whose label is 1").format(
+                     tn=tn, wrong=tp + tn, tp=tp)
+    n = tp + fp + fn + tn
+    for name, index in (("TP", 0), ("FP", 1), ("FN", 2)):
+        counts = [tp, fp, fn]
+        for value in range(n + 1):
+            if value == counts[index]:
+                continue
+            changed = counts.copy()
+            changed[index] = value
+            if close(got, f1(*changed)):
+                return _("your F1 is what {name} = {value} would give, but these examples have "
+                         "{name} = {right}: check how you count {name} (TP: predicted 1, label "
+                         "1; FP: predicted 1, label 0; FN: predicted 0, label 1)").format(
+                             name=name, value=value, right=counts[index])
+    return None
 
 
 # --- Exercise 3: train, evaluate every epoch, keep the best ------------------------------------

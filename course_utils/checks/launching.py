@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from course_utils.feedback import Check, fmt
+from course_utils.feedback import Check, fmt, is_stub
 from course_utils.i18n import _
 
 WORLD_SIZE = 2
@@ -190,6 +190,12 @@ def _instrument_accelerate(record: _Record) -> None:
             def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
                 if name == "prepare":
                     record.prepared += [_prepared_kind(obj) for obj in args]
+                    record.count(name)
+                    record.count("inside prepare")
+                    try:
+                        return original(self, *args, **kwargs)
+                    finally:
+                        record.calls["inside prepare"] -= 1
                 if name == "gather" and record.calls.get("inside gather_for_metrics"):
                     return original(self, *args, **kwargs)
                 record.count(name)
@@ -203,6 +209,22 @@ def _instrument_accelerate(record: _Record) -> None:
             return wrapper
 
         setattr(Accelerator, name, make(original, name))
+    # one object at a time (prepare(...) calls these itself: counted once, by prepare)
+    for name in ("prepare_model", "prepare_optimizer", "prepare_data_loader",
+                 "prepare_scheduler"):
+        original = getattr(Accelerator, name, None)
+        if original is None:
+            continue
+
+        def make_one(original: Callable) -> Callable:
+            @functools.wraps(original)
+            def wrapper(self: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
+                if not record.calls.get("inside prepare"):
+                    record.prepared.append(_prepared_kind(obj))
+                return original(self, obj, *args, **kwargs)
+            return wrapper
+
+        setattr(Accelerator, name, make_one(original))
 
 
 def _student_line(error: BaseException) -> str:
@@ -236,8 +258,9 @@ def _launched(folder: str, timeout: int, function: Callable, *args: Any) -> None
         result["returned"] = value if isinstance(value, (int, float, type(None))) else (
             float(value) if isinstance(value, torch.Tensor) and value.numel() == 1
             else repr(type(value).__name__))
-    except NotImplementedError:
-        result["error"] = "NotImplementedError"
+    except NotImplementedError as error:
+        result["error"] = ("NotImplementedError" if is_stub(error) else
+                           f"{type(error).__name__}: {error}{_student_line(error)}")
     except BaseException as error:  # noqa: BLE001  (reported to the student, never re-raised)
         result["error"] = f"{type(error).__name__}: {error}{_student_line(error)}"
     result.update(

@@ -628,6 +628,8 @@ def as_tensor(values: Any) -> torch.Tensor:
 # --- one process of an Accelerate run (chapter 4's probe; it runs in forked processes) ---------
 
 
+_PREPARE_ONE = ("prepare_model", "prepare_optimizer", "prepare_data_loader",
+                "prepare_scheduler")
 _ACCELERATE: AccelerateWatch | None = None  # this process's watch (set in forked children)
 
 
@@ -659,6 +661,7 @@ class AccelerateWatch:
         self.new_accelerators = 0
         self._block: dict[str, Any] | None = None
         self._in_gather_for_metrics = False
+        self._in_prepare = False
         self._wrap_accelerator()
         self._watch_classes()
 
@@ -701,6 +704,21 @@ class AccelerateWatch:
         for name in ("backward", "accumulate", "gather", "gather_for_metrics", "prepare"):
             original = getattr(accelerator, name)
             setattr(accelerator, name, self._counted(name, original))
+        # prepare_model / prepare_optimizer / prepare_data_loader / prepare_scheduler prepare
+        # one object each, as prepare(...) does (which calls them itself: counted once).
+        for name in _PREPARE_ONE:
+            original = getattr(accelerator, name, None)
+            if original is not None:
+                setattr(accelerator, name, self._prepared_one(original))
+
+    def _prepared_one(self, original: Callable) -> Callable:
+        @functools.wraps(original)
+        def wrapper(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            if not self._in_prepare:
+                self.prepared.append(kind_of(obj))
+            return original(obj, *args, **kwargs)
+
+        return wrapper
 
     def _event(self, what: str) -> None:
         if self._block is not None:
@@ -756,6 +774,12 @@ class AccelerateWatch:
                 self.gathered.append(first_sizes(args[0] if args else None))
             if name == "prepare":
                 self.prepared += [kind_of(obj) for obj in args]
+                self.calls[name] += 1
+                self._in_prepare = True
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    self._in_prepare = False
             if name == "gather" and self._in_gather_for_metrics:
                 return original(*args, **kwargs)
             self.calls[name] += 1
