@@ -342,3 +342,18 @@ def test_the_course_fallback_passes(capsys) -> None:
     from course_utils import pipeline
 
     passes(check.training_function, pipeline.launched_training_function, capsys)
+
+
+@pytest.mark.parametrize(("machine", "phrases"), [
+    ({"colab": True}, ["on Colab", "cannot be judged in this notebook", "Binder"]),
+    ({"accelerate": "1.10.1"}, ["Accelerate 1.10.1 cannot do", "fixed in Accelerate 1.12.0",
+                                "pip install -U accelerate"]),
+])
+def test_where_notebook_launcher_cannot_fork_the_check_says_so(monkeypatch, machine,
+                                                               phrases) -> None:
+    """On Colab (the function would run once, here) and with an Accelerate too old to fork
+    without a GPU, a right answer is not judged: the check says why instead of blaming it."""
+    from course_utils import launching
+
+    monkeypatch.setattr(launching, "this_machine", lambda: launching.Machine(**machine))
+    fails_with(check.training_function, right, *phrases)

@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader
 
 from course_utils.feedback import Check, fmt, is_stub
 from course_utils.i18n import _
+from course_utils.launching import FORKS_WITHOUT_GPU_SINCE
 
 WORLD_SIZE = 2
 TIMEOUT = 60  # seconds a launched process may run; a hung collective is killed after this
@@ -456,6 +457,7 @@ def training_function(training_function: Callable, num_epochs: int = 2,
         if captured:
             _fail_captured(check, captured)
         check.case()
+        _fail_where_notebook_launcher_cannot_fork(check)
 
         make_model, make_dataloaders = recipes(seed, num_train_rows, num_eval_rows, batch_size)
         records, error = launch(training_function, (make_model, make_dataloaders, num_epochs),
@@ -464,6 +466,29 @@ def training_function(training_function: Callable, num_epochs: int = 2,
         check.case()
         _judge(check, records, num_epochs=num_epochs, num_train_rows=num_train_rows,
                num_eval_rows=num_eval_rows, batch_size=batch_size, seed=seed)
+
+
+def _fail_where_notebook_launcher_cannot_fork(check: Check) -> None:
+    """Say so, before launching, where notebook_launcher would not start the processes."""
+    from course_utils.launching import this_machine
+
+    machine = this_machine()
+    if machine.colab:
+        check.fail(_(
+            "this check runs `{fn}` in {n} processes started by notebook_launcher, and on Colab "
+            "notebook_launcher does not start processes without two GPUs: it would call the "
+            "function once, here. So your answer cannot be judged in this notebook (the grader "
+            "runs it in {n} processes). To check it yourself, open this chapter on Binder or "
+            "with `bash course.sh lab` on your own machine."
+        ).format(fn=_TASK, n=WORLD_SIZE))
+    if not machine.gpus and not machine.forks_without_gpu:
+        check.fail(_(
+            "this check runs `{fn}` in {n} processes started by notebook_launcher, which "
+            "Accelerate {version} cannot do on a machine without a GPU (fixed in Accelerate "
+            "{fixed}). Your answer has not been judged: run `%pip install -U accelerate`, "
+            "restart the kernel, and run the cells again."
+        ).format(fn=_TASK, n=WORLD_SIZE, version=machine.accelerate,
+                 fixed=FORKS_WITHOUT_GPU_SINCE))
 
 
 def _judge(check: Check, records: list[dict[str, Any]], *, num_epochs: int, num_train_rows: int,
