@@ -392,19 +392,24 @@ def _run(check: Check, job: Callable[[int, int], dict], world_size: int) -> list
             check.fail(message[len(prefix):] if message.startswith(prefix) else message)
     for rank, result in enumerate(results):
         if "crash" in result:
-            check.fail(f"the checker itself failed in process {rank}; please report it:\n"
-                       f"{result['crash']}")
+            check.fail(_(
+                "the checker itself failed in process {rank}; please report it:\n{value2}"
+            ).format(rank=rank, value2=result['crash']))
         if "died" in result:
-            check.fail(f"process {rank} of {world_size} ended without finishing (exit code "
-                       f"{result['died']}): does your function call exit(), or crash Python?")
+            check.fail(_(
+                "process {rank} of {world_size} ended without finishing (exit code {value3}): "
+                "does your function call exit(), or crash Python?"
+            ).format(rank=rank, world_size=world_size, value3=result['died']))
         if "timeout" in result:
             check.fail(
-                f"your function had not finished after {result['timeout']:g} s on "
-                f"{world_size} processes. A collective (gather, gather_for_metrics, reduce, "
-                "wait_for_everyone, or the gradient all-reduce in backward) that only some of "
-                "the processes reach waits forever: look for one inside "
-                "`if accelerator.is_main_process:`, or in a loop whose length differs "
-                "between processes."
+                _(
+                    "your function had not finished after {value1:g} s on {world_size} "
+                    "processes. A collective (gather, gather_for_metrics, reduce, "
+                    "wait_for_everyone, or the gradient all-reduce in backward) that only some "
+                    "of the processes reach waits forever: look for one inside `if "
+                    "accelerator.is_main_process:`, or in a loop whose length differs between "
+                    "processes."
+                ).format(value1=result['timeout'], world_size=world_size)
             )
     output = results[0].get("output", "").strip()
     if output:
@@ -527,9 +532,11 @@ def gather_predictions(gather_predictions: Callable, num_rows: int = 21, batch_s
             other = results[1]["answer"]
             if isinstance(other, list) and other[1] is not None and len(other[1]) != num_rows:
                 check.fail(
-                    f"process 0 returned all {num_rows} rows but process 1 returned "
-                    f"{len(other[1])}: gather on every process (gather_for_metrics is a "
-                    "collective: all processes call it, all get everything)."
+                    _(
+                        "process 0 returned all {num_rows} rows but process 1 returned "
+                        "{value2}: gather on every process (gather_for_metrics is a "
+                        "collective: all processes call it, all get everything)."
+                    ).format(num_rows=num_rows, value2=len(other[1]))
                 )
             check.case()
         local = results[0]["local_rows"]
@@ -544,21 +551,30 @@ def gather_predictions(gather_predictions: Callable, num_rows: int = 21, batch_s
 def _judge_gathered(check: Check, result: dict, num_rows: int, processes: int) -> None:
     answer = result["answer"]
     if answer == "NoneType":
-        check.fail("your function returned None: return the pair (predictions, labels).")
+        check.fail(_(
+            "your function returned None: return the pair (predictions, labels)."
+        ))
     if not isinstance(answer, list):
-        check.fail(f"return a pair (predictions, labels), not a {answer}.")
+        check.fail(_(
+            "return a pair (predictions, labels), not a {answer}."
+        ).format(answer=answer))
     if answer[0] is None or answer[1] is None:
-        check.fail("return two tensors (or lists of numbers): (predictions, labels).")
+        check.fail(_(
+            "return two tensors (or lists of numbers): (predictions, labels)."
+        ))
     check.case()
     pred_shape, label_shape = result["shapes"]
     if len(pred_shape) == 2 and pred_shape[-1] == 2:
         check.fail(
-            f"your predictions have shape {tuple(pred_shape)}: those are logits. Turn them "
-            "into classes with logits.argmax(dim=-1) before gathering."
+            _(
+                "your predictions have shape {value1}: those are logits. Turn them into "
+                "classes with logits.argmax(dim=-1) before gathering."
+            ).format(value1=tuple(pred_shape))
         )
     if len(pred_shape) != 1 or len(label_shape) != 1:
-        check.fail(f"predictions and labels should be 1-D; yours have shapes "
-                   f"{tuple(pred_shape)} and {tuple(label_shape)}.")
+        check.fail(_(
+            "predictions and labels should be 1-D; yours have shapes {value1} and {value2}."
+        ).format(value1=tuple(pred_shape), value2=tuple(label_shape)))
     check.case()
     calls, local = result["calls"], result["local_rows"]
     forwards = result["eval_forwards"]
@@ -573,48 +589,62 @@ def _judge_gathered(check: Check, result: dict, num_rows: int, processes: int) -
         pair = _argmax_over_examples(result.get("gathered", []))
         if pair:
             check.fail(
-                f"argmax over the wrong dimension: a batch of {pair[1]} rows gave {pair[0]} "
-                "predictions, one per class. The logits have shape (batch size, 2), so "
-                "`argmax(dim=0)` picks, for each class, the example with the largest logit; "
-                "`logits.argmax(dim=-1)` gives the class of each example."
+                _(
+                    "argmax over the wrong dimension: a batch of {value1} rows gave {value2} "
+                    "predictions, one per class. The logits have shape (batch size, 2), so "
+                    "`argmax(dim=0)` picks, for each class, the example with the largest "
+                    "logit; `logits.argmax(dim=-1)` gives the class of each example."
+                ).format(value1=pair[1], value2=pair[0])
             )
         check.fail(
-            f"you returned {len(preds)} predictions but {len(labels)} labels: gather both the "
-            "same way, for instance in one call, "
-            "`accelerator.gather_for_metrics((predictions, batch['labels']))`."
+            _(
+                "you returned {value1} predictions but {value2} labels: gather both the same "
+                "way, for instance in one call, `accelerator.gather_for_metrics((predictions, "
+                "batch['labels']))`."
+            ).format(value1=len(preds), value2=len(labels))
         )
     if len(labels) != num_rows:
         if processes > 1 and len(labels) == padded and (
                 calls.get("gather") and not calls.get("gather_for_metrics")
                 or padded != num_rows):
             check.fail(
-                f"you returned {len(labels)} rows for a validation set of {num_rows}: "
-                f"gather instead of gather_for_metrics. With {processes} processes the last "
-                f"batch is padded with {padded - num_rows} rows repeated from the start, so "
-                "that every process has a full batch; gather keeps those duplicates, "
-                "gather_for_metrics drops them. Use accelerator.gather_for_metrics."
+                _(
+                    "you returned {value1} rows for a validation set of {num_rows}: gather "
+                    "instead of gather_for_metrics. With {processes} processes the last batch "
+                    "is padded with {value4} rows repeated from the start, so that every "
+                    "process has a full batch; gather keeps those duplicates, "
+                    "gather_for_metrics drops them. Use accelerator.gather_for_metrics."
+                ).format(value1=len(labels), num_rows=num_rows, processes=processes,
+                         value4=padded - num_rows)
             )
         if processes > 1 and len(labels) == local:
             check.fail(
-                f"you returned {len(labels)} rows, this process's share of the {num_rows}: "
-                "each process only sees its own batches. Collect everyone's with "
-                "accelerator.gather_for_metrics(...) on every batch."
+                _(
+                    "you returned {value1} rows, this process's share of the {num_rows}: each "
+                    "process only sees its own batches. Collect everyone's with "
+                    "accelerator.gather_for_metrics(...) on every batch."
+                ).format(value1=len(labels), num_rows=num_rows)
             )
-        check.fail(f"you returned {len(labels)} rows; the validation set has {num_rows} (and "
-                   f"each of the {processes} processes saw {local}).")
+        check.fail(_(
+            "you returned {value1} rows; the validation set has {num_rows} (and each of the "
+            "{processes} processes saw {local})."
+        ).format(value1=len(labels), num_rows=num_rows, processes=processes, local=local))
     check.case()
     expected_preds, expected_labels = result["expected"]
     if labels != expected_labels:
         check.fail(
-            f"the labels are not in the order of the dataset (first ones {labels[:6]}, "
-            f"expected {expected_labels[:6]}): keep the batches in the order they come, "
-            "gathered batch by batch."
+            _(
+                "the labels are not in the order of the dataset (first ones {value1}, expected "
+                "{value2}): keep the batches in the order they come, gathered batch by batch."
+            ).format(value1=labels[:6], value2=expected_labels[:6])
         )
     check.case()
     wrong = sum(p != q for p, q in zip(preds, expected_preds, strict=True))
     if wrong:
-        check.fail(f"{wrong} of {num_rows} predictions differ from the model's (the checker "
-                   "took argmax(dim=-1) of the logits in eval mode).")
+        check.fail(_(
+            "{wrong} of {num_rows} predictions differ from the model's (the checker took "
+            "argmax(dim=-1) of the logits in eval mode)."
+        ).format(wrong=wrong, num_rows=num_rows))
     check.case()
 
 
@@ -641,10 +671,12 @@ def _argmax_over_examples(gathered: list[list[int]]) -> tuple[int, int] | None:
 def _moved_message(targets: list[str]) -> str:
     where = ", ".join(targets[:2]) or "a device"
     return (
-        f"batches are still moved by hand to a device (`.to({where})`): the prepared "
-        "dataloader already delivers every batch on accelerator.device, and with several "
-        "GPUs a hand-written device sends them all to the same one. Remove the line that "
-        "moves the batch (if you create tensors yourself, use accelerator.device)."
+        _(
+            "batches are still moved by hand to a device (`.to({where})`): the prepared "
+            "dataloader already delivers every batch on accelerator.device, and with several "
+            "GPUs a hand-written device sends them all to the same one. Remove the line that "
+            "moves the batch (if you create tensors yourself, use accelerator.device)."
+        ).format(where=where)
     )
 
 
@@ -742,22 +774,28 @@ def _accumulating_run(check: Check, train_accumulating: Callable, k: int, world_
         variants = result["variants"]
         if variants.get("divided twice", 1.0) <= _WEIGHT_TOLERANCE:
             check.fail(
-                f"the loss is divided by gradient_accumulation_steps twice: "
-                f"accelerator.backward already divides it by {k} inside accumulate. "
-                "Pass the plain loss: accelerator.backward(loss)."
+                _(
+                    "the loss is divided by gradient_accumulation_steps twice: "
+                    "accelerator.backward already divides it by {k} inside accumulate. Pass "
+                    "the plain loss: accelerator.backward(loss)."
+                ).format(k=k)
             )
         if variants.get("never zeroed", 1.0) <= _WEIGHT_TOLERANCE:
             check.fail(
-                "gradients are never zeroed, so every update also applies all the "
-                "earlier windows' gradients. Call optimizer.zero_grad() after "
-                "optimizer.step(), inside the accumulate block (the prepared optimizer "
-                "only really zeroes at the end of a window)."
+                _(
+                    "gradients are never zeroed, so every update also applies all the earlier "
+                    "windows' gradients. Call optimizer.zero_grad() after optimizer.step(), "
+                    "inside the accumulate block (the prepared optimizer only really zeroes at "
+                    "the end of a window)."
+                )
             )
         check.fail(
-            f"after training, your weights differ from the reference by up to "
-            f"{fmt(result['diff'])} (same data, same SGD, same number of steps). Inside "
-            "`with accelerator.accumulate(model):` do forward, "
-            f"{_BACKWARD}, optimizer.step(), optimizer.zero_grad() for every batch."
+            _(
+                "after training, your weights differ from the reference by up to {value1} "
+                "(same data, same SGD, same number of steps). Inside `with "
+                "accelerator.accumulate(model):` do forward, {BACKWARD}, optimizer.step(), "
+                "optimizer.zero_grad() for every batch."
+            ).format(value1=fmt(result['diff']), BACKWARD=_BACKWARD)
         )
     check.case(None if not detail else (
         f"{_plural(num_epochs, 'epoch')} × {_plural(per_process, 'batch')} per process → "
@@ -772,40 +810,50 @@ def _judge_backward(check: Check, result: dict, batches: int, k: int,
     calls = result["calls"]
     if result.get("new_accelerators"):
         check.fail(
-            "your function builds its own Accelerator() instead of using the `accelerator` it "
-            "is given: the new one knows nothing of the settings it was created with "
-            f"(gradient_accumulation_steps={k}, mixed precision, the process group), so its "
-            "prepare, backward and accumulate follow other rules. Use the accelerator "
-            "argument; create an Accelerator only once, outside the function."
+            _(
+                "your function builds its own Accelerator() instead of using the `accelerator` "
+                "it is given: the new one knows nothing of the settings it was created with "
+                "(gradient_accumulation_steps={k}, mixed precision, the process group), so its "
+                "prepare, backward and accumulate follow other rules. Use the accelerator "
+                "argument; create an Accelerator only once, outside the function."
+            ).format(k=k)
         )
     if unsharded and unsharded != batches and calls.get("backward") == unsharded:
         if "train dataloader" in result["prepared"]:
             check.fail(
-                f"the return values of accelerator.prepare(...) were dropped: this process "
-                f"went through all {unsharded} batches of the original dataloader instead of "
-                f"its own {batches}. prepare returns new objects (a sharded dataloader, a "
-                "wrapped model and optimizer) and leaves its arguments as they were: write "
-                "`model, optimizer, train_dataloader = accelerator.prepare(model, optimizer, "
-                "train_dataloader)` and use those."
+                _(
+                    "the return values of accelerator.prepare(...) were dropped: this process "
+                    "went through all {unsharded} batches of the original dataloader instead "
+                    "of its own {batches}. prepare returns new objects (a sharded dataloader, "
+                    "a wrapped model and optimizer) and leaves its arguments as they were: "
+                    "write `model, optimizer, train_dataloader = accelerator.prepare(model, "
+                    "optimizer, train_dataloader)` and use those."
+                ).format(unsharded=unsharded, batches=batches)
             )
         check.fail(
-            f"the training dataloader never went through accelerator.prepare: every process "
-            f"went through all {unsharded} batches instead of its own share ({batches}), so "
-            "each example is trained on once per process and accumulate cannot see where the "
-            "data ends. Pass the dataloader to prepare with the model and optimizer and loop "
-            "over what prepare returns."
+            _(
+                "the training dataloader never went through accelerator.prepare: every process "
+                "went through all {unsharded} batches instead of its own share ({batches}), so "
+                "each example is trained on once per process and accumulate cannot see where "
+                "the data ends. Pass the dataloader to prepare with the model and optimizer "
+                "and loop over what prepare returns."
+            ).format(unsharded=unsharded, batches=batches)
         )
     if not calls.get("backward"):
         if result["grad_passes"]:
             scaled = (f" and the loss is not divided by gradient_accumulation_steps={k}, so "
                       "each update is that many times too large") if k > 1 else ""
             check.fail(
-                f"loss.backward() is left in place of {_BACKWARD}: backward passes ran, but "
-                f"never through the accelerator. It is the accelerator's backward that scales "
-                f"the loss for mixed precision{scaled}. Replace loss.backward() by "
-                f"{_BACKWARD}."
+                _(
+                    "loss.backward() is left in place of {BACKWARD}: backward passes ran, but "
+                    "never through the accelerator. It is the accelerator's backward that "
+                    "scales the loss for mixed precision{scaled}. Replace loss.backward() by "
+                    "{BACKWARD}."
+                ).format(BACKWARD=_BACKWARD, scaled=scaled)
             )
-        check.fail(f"no backward pass ran: call {_BACKWARD} on every batch.")
+        check.fail(_(
+            "no backward pass ran: call {BACKWARD} on every batch."
+        ).format(BACKWARD=_BACKWARD))
     check.case()
     per_epoch = batches // epochs
     ran = calls["backward"]
@@ -817,15 +865,19 @@ def _judge_backward(check: Check, result: dict, batches: int, k: int,
         ).format(backward=_BACKWARD, ran=ran, done=ran // per_epoch, per_epoch=per_epoch,
                  epochs=epochs))
     if calls["backward"] != batches:
-        check.fail(f"{_BACKWARD} ran {calls['backward']} times on this process for "
-                   f"{_plural(batches, 'training batch')}: once per batch.")
+        check.fail(_(
+            "{BACKWARD} ran {value2} times on this process for {value3}: once per batch."
+        ).format(BACKWARD=_BACKWARD, value2=calls['backward'],
+                 value3=_plural(batches, 'training batch')))
     check.case()
     if any(moved for _, _, moved in result["train_forwards"]):
         check.fail(_moved_message(result["moved_to"]))
     check.case()
     if any(not training for training, _, _ in result["train_forwards"]):
-        check.fail("the model trained in eval mode (the checker hands it over in eval mode, "
-                   "as from_pretrained does): call model.train() before the training loop.")
+        check.fail(_(
+            "the model trained in eval mode (the checker hands it over in eval mode, as "
+            "from_pretrained does): call model.train() before the training loop."
+        ))
     check.case()
 
 
@@ -849,12 +901,15 @@ def _judge_blocks(check: Check, result: dict, k: int) -> None:
                and "step" not in b["events"]]
     if skipped:
         check.fail(
-            f"optimizer.step() was skipped on {_plural(len(skipped), 'batch')} that closes a "
-            "window (accelerator.sync_gradients was True there), for instance the short last "
-            "window of an epoch: an `if (step + 1) % k == 0` of your own inside accumulate "
-            "does not know where the data ends. Call optimizer.step() on every batch inside "
-            "accelerator.accumulate (or guard it with `if accelerator.sync_gradients:`): the "
-            "prepared optimizer skips the steps inside a window by itself."
+            _(
+                "optimizer.step() was skipped on {value1} that closes a window "
+                "(accelerator.sync_gradients was True there), for instance the short last "
+                "window of an epoch: an `if (step + 1) % k == 0` of your own inside accumulate "
+                "does not know where the data ends. Call optimizer.step() on every batch "
+                "inside accelerator.accumulate (or guard it with `if "
+                "accelerator.sync_gradients:`): the prepared optimizer skips the steps inside "
+                "a window by itself."
+            ).format(value1=_plural(len(skipped), 'batch'))
         )
     check.case()
 
@@ -864,9 +919,11 @@ def _judge_prepared(check: Check, result: dict, needs: Sequence[str]) -> None:
     if missing:
         what = " and the ".join(missing)
         check.fail(
-            f"the {what} never went through accelerator.prepare(...): pass every one of "
-            "them and use what prepare returns (prepare(model, optimizer, dataloader) returns "
-            "them in the same order)."
+            _(
+                "the {what} never went through accelerator.prepare(...): pass every one of "
+                "them and use what prepare returns (prepare(model, optimizer, dataloader) "
+                "returns them in the same order)."
+            ).format(what=what)
         )
     check.case()
 
@@ -883,19 +940,25 @@ def _judge_steps(check: Check, result: dict, per_process: int, num_epochs: int, 
                f"in {_plural(num_epochs, 'epoch')}")
     if k > 1 and not result["calls"].get("accumulate"):
         check.fail(
-            f"accelerator.accumulate is never used: the optimizer stepped {steps} times, "
-            f"{counted}. Put each batch's forward, backward, step and zero_grad inside "
-            "`with accelerator.accumulate(model):` and the prepared optimizer skips the steps "
-            "inside a window by itself."
+            _(
+                "accelerator.accumulate is never used: the optimizer stepped {steps} times, "
+                "{counted}. Put each batch's forward, backward, step and zero_grad inside "
+                "`with accelerator.accumulate(model):` and the prepared optimizer skips the "
+                "steps inside a window by itself."
+            ).format(steps=steps, counted=counted)
         )
     if steps < expected:
         check.fail(
-            f"the optimizer stepped {steps} times; {counted}. Inside accelerator.accumulate "
-            "call optimizer.step() on every batch: it only really steps at the end of each "
-            "window (and at the end of the dataloader). An `if step % k == 0` of your own on "
-            "top of that skips real steps."
+            _(
+                "the optimizer stepped {steps} times; {counted}. Inside accelerator.accumulate "
+                "call optimizer.step() on every batch: it only really steps at the end of each "
+                "window (and at the end of the dataloader). An `if step % k == 0` of your own "
+                "on top of that skips real steps."
+            ).format(steps=steps, counted=counted)
         )
-    check.fail(f"the optimizer stepped {steps} times; {counted}.")
+    check.fail(_(
+        "the optimizer stepped {steps} times; {counted}."
+    ).format(steps=steps, counted=counted))
 
 
 # --- Exercise 3: the whole loop, converted ---------------------------------------------------
@@ -996,44 +1059,56 @@ def training_function(training_function: Callable, gradient_accumulation_steps: 
         _judge_evaluation(check, result, num_eval_rows, processes)
         if result["diff"] > 1e-7:
             check.fail(
-                f"after training, your weights differ from the reference by up to "
-                f"{fmt(result['diff'])} although the steps and learning rates match: is "
-                "optimizer.zero_grad() called after every optimizer.step(), inside the "
-                "accumulate block?"
+                _(
+                    "after training, your weights differ from the reference by up to {value1} "
+                    "although the steps and learning rates match: is optimizer.zero_grad() "
+                    "called after every optimizer.step(), inside the accumulate block?"
+                ).format(value1=fmt(result['diff']))
             )
         check.case()
         returned, expected = result["returned"], result["expected_metrics"]
         if not isinstance(returned, dict):
             what = "None" if returned == "NoneType" else f"a {returned}"
-            check.fail(f"your function returned {what} on process 0: return "
-                       "metric.compute(), the dict with accuracy and F1.")
+            check.fail(_(
+                "your function returned {what} on process 0: return metric.compute(), the dict "
+                "with accuracy and F1."
+            ).format(what=what))
         for name in ("accuracy", "f1"):
             if name not in returned or abs(returned[name] - expected[name]) > 1e-12:
                 got = fmt(returned[name]) if name in returned else "nothing"
-                check.fail(f"you returned {name} {got}; the metric, fed every validation row "
-                           f"once, gives {fmt(expected[name])}. Return metric.compute().")
+                check.fail(_(
+                    "you returned {name} {got}; the metric, fed every validation row once, "
+                    "gives {value3}. Return metric.compute()."
+                ).format(name=name, got=got, value3=fmt(expected[name])))
         check.case(
-            f"{_plural(processes, 'process')} × {_plural(per_process, 'batch')} × "
-            f"{_plural(num_epochs, 'epoch')}, {updates} optimizer steps each, lr {fmt(lr)} → "
-            f"{fmt(result['lrs'][-1])}; "
-            f"{num_eval_rows} validation rows scored once; accuracy "
-            f"{fmt(returned['accuracy'])} as the reference"
+            _(
+                "{value1} × {value2} × {value3}, {updates} optimizer steps each, lr {value5} → "
+                "{value6}; {num_eval_rows} validation rows scored once; accuracy {value8} as "
+                "the reference"
+            ).format(value1=_plural(processes, 'process'), value2=_plural(per_process, 'batch'),
+                     value3=_plural(num_epochs, 'epoch'), updates=updates, value5=fmt(lr),
+                     value6=fmt(result['lrs'][-1]), num_eval_rows=num_eval_rows,
+                     value8=fmt(returned['accuracy']))
         )
 
 
 def _judge_evaluation(check: Check, result: dict, num_rows: int, processes: int) -> None:
     forwards = result["eval_forwards"]
     if not forwards:
-        check.fail("no batch of eval_dataloader reached the model: after training, evaluate "
-                   "on the prepared eval_dataloader.")
+        check.fail(_(
+            "no batch of eval_dataloader reached the model: after training, evaluate on the "
+            "prepared eval_dataloader."
+        ))
     if any(moved for _, _, moved in forwards):
         check.fail(_moved_message(result["moved_to"]))
     _judge_evaluation_mode(check, forwards)
     check.case()
     scored, calls = result["scored"], result["calls"]
     if not scored:
-        check.fail("metric.compute() was never called: after the evaluation loop, return "
-                   "metric.compute().")
+        check.fail(_(
+            "metric.compute() was never called: after the evaluation loop, return "
+            "metric.compute()."
+        ))
     rows, local = scored[-1], result["eval_local"]
     padded = local * processes
     if rows == num_rows:
@@ -1041,18 +1116,24 @@ def _judge_evaluation(check: Check, result: dict, num_rows: int, processes: int)
         return
     if processes > 1 and rows == padded and (calls.get("gather") or padded != num_rows):
         check.fail(
-            f"the metric scored {rows} rows for {num_rows} validation rows: gather instead "
-            f"of gather_for_metrics. With {processes} processes the last batch is padded "
-            f"with {padded - num_rows} rows repeated from the start, and gather keeps them, "
-            "so they are counted twice. Use accelerator.gather_for_metrics, which drops them."
+            _(
+                "the metric scored {rows} rows for {num_rows} validation rows: gather instead "
+                "of gather_for_metrics. With {processes} processes the last batch is padded "
+                "with {value4} rows repeated from the start, and gather keeps them, so they "
+                "are counted twice. Use accelerator.gather_for_metrics, which drops them."
+            ).format(rows=rows, num_rows=num_rows, processes=processes, value4=padded - num_rows)
         )
     if processes > 1 and rows == local:
         check.fail(
-            f"the metric scored {rows} rows, this process's share of the {num_rows}: gather "
-            "the predictions and labels of all processes with accelerator.gather_for_metrics "
-            "before metric.add_batch."
+            _(
+                "the metric scored {rows} rows, this process's share of the {num_rows}: gather "
+                "the predictions and labels of all processes with "
+                "accelerator.gather_for_metrics before metric.add_batch."
+            ).format(rows=rows, num_rows=num_rows)
         )
-    check.fail(f"the metric scored {rows} rows; the validation set has {num_rows}.")
+    check.fail(_(
+        "the metric scored {rows} rows; the validation set has {num_rows}."
+    ).format(rows=rows, num_rows=num_rows))
 
 
 def _schedule_problem(lrs: Sequence[float], lr: float, updates: int, processes: int, k: int,
@@ -1069,22 +1150,30 @@ def _schedule_problem(lrs: Sequence[float], lr: float, updates: int, processes: 
     wanted = ", ".join(fmt(v) for v in expected[:4]) + (", ..." if len(lrs) > 4 else "")
     seen = f"the optimizer steps used learning rates {shown}; the schedule should give {wanted}"
     if all(abs(v - lr) <= 1e-12 * lr for v in lrs):
-        return (f"the learning rate never changed ({fmt(lr)} at all {len(lrs)} optimizer "
-                "steps): create the linear scheduler with get_scheduler('linear', ...) and "
-                "call lr_scheduler.step() after optimizer.step().")
+        return (_(
+            "the learning rate never changed ({value1} at all {value2} optimizer steps): "
+            "create the linear scheduler with get_scheduler('linear', ...) and call "
+            "lr_scheduler.step() after optimizer.step()."
+        ).format(value1=fmt(lr), value2=len(lrs)))
     if lrs[0] < lr * (1 - 1e-9):
         if lrs[0] == 0:
-            return (f"{seen}: it starts at 0, as with warmup. The chapter's schedule has no "
-                    "warmup (num_warmup_steps=0).")
+            return (_(
+                "{seen}: it starts at 0, as with warmup. The chapter's schedule has no warmup "
+                "(num_warmup_steps=0)."
+            ).format(seen=seen))
         if k > 1 and not prepared:
             return (
-                f"{seen}: the scheduler steps on every batch, but the optimizer only at the "
-                f"end of each window of {k}. Step the scheduler only when the optimizer "
-                "really steps (`if accelerator.sync_gradients:`), or pass it to "
-                "accelerator.prepare, whose scheduler skips those batches."
+                _(
+                    "{seen}: the scheduler steps on every batch, but the optimizer only at the "
+                    "end of each window of {k}. Step the scheduler only when the optimizer "
+                    "really steps (`if accelerator.sync_gradients:`), or pass it to "
+                    "accelerator.prepare, whose scheduler skips those batches."
+                ).format(seen=seen, k=k)
             )
-        return (f"{seen}: the learning rate had already decreased at the first step; call "
-                "lr_scheduler.step() after optimizer.step(), not before.")
+        return (_(
+            "{seen}: the learning rate had already decreased at the first step; call "
+            "lr_scheduler.step() after optimizer.step(), not before."
+        ).format(seen=seen))
     if len(lrs) < 2:
         return seen
     length = 1.0 / max(1e-12, 1.0 - lrs[1] / lr)  # optimizer steps to reach zero
@@ -1115,18 +1204,28 @@ def _schedule_problem(lrs: Sequence[float], lr: float, updates: int, processes: 
     decays = f"the learning rate decays to zero over {fmt(length)} optimizer steps, but {counted}"
     end = f"At the last step it is still {fmt(lrs[-1])} instead of {fmt(expected[-1])}."
     if processes > 1 and k > 1 and near(processes * k):
-        return (f"{decays}: the scheduler accounts neither for the {processes} processes nor "
-                f"for gradient accumulation. {end} {fix}")
+        return (_(
+            "{decays}: the scheduler accounts neither for the {processes} processes nor for "
+            "gradient accumulation. {end} {fix}"
+        ).format(decays=decays, processes=processes, end=end, fix=fix))
     if processes > 1 and near(processes):
-        return (f"{decays}: the scheduler does not account for the {processes} processes, "
-                f"each of which sees 1/{processes} of the batches. {end} {fix}")
+        return (_(
+            "{decays}: the scheduler does not account for the {processes} processes, each of "
+            "which sees 1/{processes} of the batches. {end} {fix}"
+        ).format(decays=decays, processes=processes, end=end, fix=fix))
     if k > 1 and near(k):
-        return (f"{decays}: the scheduler does not account for gradient accumulation "
-                f"(one optimizer step per {k} batches). {end} {fix}")
+        return (_(
+            "{decays}: the scheduler does not account for gradient accumulation (one optimizer "
+            "step per {k} batches). {end} {fix}"
+        ).format(decays=decays, k=k, end=end, fix=fix))
     if ratio < 1:
         twice = (" it was sized in per-process steps and also prepared, so it is stepped "
                  f"{processes} times per optimizer step" if prepared and processes > 1
                  and near(1 / processes) else "")
-        return (f"{decays}: it reaches zero too early{':' if twice else '.'}{twice}"
-                f"{'.' if twice else ''} {fix}")
-    return f"{decays}. {end} {fix}"
+        return (_(
+            "{decays}: it reaches zero too early{value2}{twice}{value4} {fix}"
+        ).format(decays=decays, value2=':' if twice else '.', twice=twice,
+                 value4='.' if twice else '', fix=fix))
+    return _(
+        "{decays}. {end} {fix}"
+    ).format(decays=decays, end=end, fix=fix)

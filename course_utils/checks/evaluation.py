@@ -326,18 +326,24 @@ def _mode_problems(check: Check, forwards: list[Forward], flips: str = "") -> No
 def _result_dict(check: Check, result: Any, what: str) -> dict[str, float]:
     if not isinstance(result, Mapping):
         check.fail(
-            f"{what} should be a dict like the one metric.compute() returns "
-            f"({{'accuracy': ..., 'f1': ...}}), but it is a {type(result).__name__}."
+            _(
+                "{what} should be a dict like the one metric.compute() returns ({{'accuracy': "
+                "..., 'f1': ...}}), but it is a {value2}."
+            ).format(what=what, value2=type(result).__name__)
         )
     missing = [key for key in ("accuracy", "f1") if key not in result]
     if missing:
-        check.fail(f"{what} has no {' or '.join(repr(k) for k in missing)} key: it has "
-                   f"{sorted(map(str, result))}. Return metric.compute()'s dict.")
+        check.fail(_(
+            "{what} has no {value2} key: it has {value3}. Return metric.compute()'s dict."
+        ).format(what=what, value2=' or '.join(repr(k) for k in missing),
+                 value3=sorted(map(str, result))))
     try:
         return {key: float(result[key]) for key in ("accuracy", "f1")}
     except (TypeError, ValueError):
-        check.fail(f"{what}: 'accuracy' and 'f1' should be numbers, got "
-                   f"{type(result['accuracy']).__name__} and {type(result['f1']).__name__}.")
+        check.fail(_(
+            "{what}: 'accuracy' and 'f1' should be numbers, got {value2} and {value3}."
+        ).format(what=what, value2=type(result['accuracy']).__name__,
+                 value3=type(result['f1']).__name__))
 
 
 def _same(a: Mapping[str, float], b: Mapping[str, float], tol: float = 1e-6) -> bool:
@@ -410,8 +416,10 @@ def _run_evaluation_case(check: Check, evaluate_fn: Callable[..., Any], case: _C
 
     forwards = [f for f in recorder.forwards if f.phase == "eval"]
     if not forwards:
-        check.fail("the model was never called on the dataloader's batches: loop over the "
-                   "dataloader and run `model(**batch)` on each batch.")
+        check.fail(_(
+            "the model was never called on the dataloader's batches: loop over the dataloader "
+            "and run `model(**batch)` on each batch."
+        ))
     flips = _train_mode_flips(model, case, first[0])
     _mode_problems(check, forwards, flips)
     check.case()
@@ -435,12 +443,16 @@ def _run_evaluation_case(check: Check, evaluate_fn: Callable[..., Any], case: _C
                                             second, counted))
     if not _same(got, expected):
         if aligned:
-            check.fail(f"the metric got the right predictions and labels, but you returned "
-                       f"{_show(got)} instead of what metric.compute() gives, "
-                       f"{_show(expected)}: return compute()'s dict as it is.")
-        check.fail(f"on the {case.name} you returned {_show(got)}; the metric over the "
-                   f"model's predictions gives {_show(expected)}. Feed every batch's predictions "
-                   "and labels to metric.add_batch and return metric.compute().")
+            check.fail(_(
+                "the metric got the right predictions and labels, but you returned {value1} "
+                "instead of what metric.compute() gives, {value2}: return compute()'s dict as "
+                "it is."
+            ).format(value1=_show(got), value2=_show(expected)))
+        check.fail(_(
+            "on the {case_name} you returned {value2}; the metric over the model's predictions "
+            "gives {value3}. Feed every batch's predictions and labels to metric.add_batch and "
+            "return metric.compute()."
+        ).format(case_name=case.name, value2=_show(got), value3=_show(expected)))
     check.case()
     problem = diagnosis.device_problem(moves, moves.forward_unmoved, len(moves.forward_unmoved),
                                    device, model_required=False)
@@ -467,7 +479,9 @@ def _train_mode_flips(model: nn.Module, case: _Case, eval_predictions: Tensor) -
     if not predictions or len(torch.cat(predictions)) != len(eval_predictions):
         return ""
     differ = int((torch.cat(predictions) != eval_predictions).sum())
-    return f" (here {differ} of {len(eval_predictions)} predictions differ from eval mode)"
+    return _(
+        " (here {differ} of {value2} predictions differ from eval mode)"
+    ).format(differ=differ, value2=len(eval_predictions))
 
 
 def _name_evaluation_mistake(case: _Case, got: dict[str, float], expected: dict[str, float],
@@ -486,71 +500,95 @@ def _name_evaluation_mistake(case: _Case, got: dict[str, float], expected: dict[
                 and torch.equal(references, labels[-last:])):
             if computes > 1:
                 return (
-                    f"metric.compute() ran inside the loop: compute() scores what was added "
-                    f"since the previous compute() and empties the metric, so the dict you "
-                    f"returned covers only the last batch ({last} of {total} examples; {shown}). "
-                    "Call add_batch in the loop and compute() once, after it."
+                    _(
+                        "metric.compute() ran inside the loop: compute() scores what was added "
+                        "since the previous compute() and empties the metric, so the dict you "
+                        "returned covers only the last batch ({last} of {total} examples; "
+                        "{shown}). Call add_batch in the loop and compute() once, after it."
+                    ).format(last=last, total=total, shown=shown)
                 )
             return (
-                f"only the last batch reached the metric: {last} of {total} examples ({shown}). "
-                "Call metric.add_batch(...) inside the loop, once per batch, and compute() "
-                "after the loop."
+                _(
+                    "only the last batch reached the metric: {last} of {total} examples "
+                    "({shown}). Call metric.add_batch(...) inside the loop, once per batch, "
+                    "and compute() after the loop."
+                ).format(last=last, total=total, shown=shown)
             )
         head = sizes[0]
         if (len(added) == head and torch.equal(added, predictions[:head])
                 and torch.equal(references, labels[:head])):
             return (
-                f"only the first batch reached the metric: {head} of {total} examples ({shown}). "
-                "Is the `return` (or compute()) inside the loop? Compute once, after the loop."
+                _(
+                    "only the first batch reached the metric: {head} of {total} examples "
+                    "({shown}). Is the `return` (or compute()) inside the loop? Compute once, "
+                    "after the loop."
+                ).format(head=head, total=total, shown=shown)
             )
-        return (f"the metric saw {len(added)} of the {total} examples ({shown}): every batch "
-                "must go through metric.add_batch before compute().")
+        return (_(
+            "the metric saw {value1} of the {total} examples ({shown}): every batch must go "
+            "through metric.add_batch before compute()."
+        ).format(value1=len(added), total=total, shown=shown))
     if len(added) > total:
-        return (f"the metric saw {len(added)} predictions for {total} examples ({shown}): some "
-                "batches were added more than once. Add each batch once, then compute().")
+        return (_(
+            "the metric saw {value1} predictions for {total} examples ({shown}): some batches "
+            "were added more than once. Add each batch once, then compute()."
+        ).format(value1=len(added), total=total, shown=shown))
     if torch.equal(added, predictions) and not torch.equal(references, labels):
         if torch.equal(references, second[1]) and not torch.equal(second[1], labels):
             return (
-                "predictions and labels are misaligned: the predictions come from one pass over "
-                "the dataloader and the labels from another. This dataloader shuffles, so each "
-                f"pass sees the examples in a new order ({_mismatched(references, labels)} of "
-                f"{total} labels belong to other examples; {shown}). Take the labels from the "
-                "batch the predictions were made on: batch['labels']."
+                _(
+                    "predictions and labels are misaligned: the predictions come from one pass "
+                    "over the dataloader and the labels from another. This dataloader "
+                    "shuffles, so each pass sees the examples in a new order ({value1} of "
+                    "{total} labels belong to other examples; {shown}). Take the labels from "
+                    "the batch the predictions were made on: batch['labels']."
+                ).format(value1=_mismatched(references, labels), total=total, shown=shown)
             )
         column = case.dataset["labels"]
         if torch.equal(references, column) and not torch.equal(column, labels):
             return (
-                "predictions and labels are misaligned: the labels are in the dataset's order "
-                "(dataloader.dataset['labels']), the predictions in the order the shuffled "
-                f"batches came ({_mismatched(references, labels)} of {total} pairs mixed up; "
-                f"{shown}). Pair each batch's predictions with that batch's batch['labels']."
+                _(
+                    "predictions and labels are misaligned: the labels are in the dataset's "
+                    "order (dataloader.dataset['labels']), the predictions in the order the "
+                    "shuffled batches came ({value1} of {total} pairs mixed up; {shown}). Pair "
+                    "each batch's predictions with that batch's batch['labels']."
+                ).format(value1=_mismatched(references, labels), total=total, shown=shown)
             )
     if torch.equal(references, labels) and _same_values(added, predictions):
         if not torch.equal(added, predictions):
             return (
-                "predictions and labels are misaligned: the right predictions, but "
-                f"{_mismatched(added, predictions)} of {total} are paired with another "
-                f"example's label ({shown}). Add each batch's predictions with that same "
-                "batch's labels."
+                _(
+                    "predictions and labels are misaligned: the right predictions, but "
+                    "{value1} of {total} are paired with another example's label ({shown}). "
+                    "Add each batch's predictions with that same batch's labels."
+                ).format(value1=_mismatched(added, predictions), total=total, shown=shown)
             )
     if _same_values(added, predictions) and _same_values(references, labels):
         return (
-            "predictions and labels are misaligned: both are right as a whole, but they are "
-            f"not in the same order ({shown}). Add each batch's predictions together with that "
-            "same batch's batch['labels']."
+            _(
+                "predictions and labels are misaligned: both are right as a whole, but they "
+                "are not in the same order ({shown}). Add each batch's predictions together "
+                "with that same batch's batch['labels']."
+            ).format(shown=shown)
         )
     if torch.equal(references, labels) and torch.equal(added, 1 - predictions):
-        return (f"every prediction is the opposite class ({shown}): the prediction is the "
-                "index of the largest logit, `logits.argmax(dim=-1)`.")
+        return (_(
+            "every prediction is the opposite class ({shown}): the prediction is the index of "
+            "the largest logit, `logits.argmax(dim=-1)`."
+        ).format(shown=shown))
     if torch.equal(references, labels):
         return (
-            f"{_mismatched(added, predictions)} of {total} predictions you gave the metric are "
-            f"not the argmax of the model's logits for that example ({shown}). Run "
-            "`model(**batch)` on the whole batch (input_ids, attention_mask, token_type_ids) "
-            "and use `outputs.logits.argmax(dim=-1)`."
+            _(
+                "{value1} of {total} predictions you gave the metric are not the argmax of the "
+                "model's logits for that example ({shown}). Run `model(**batch)` on the whole "
+                "batch (input_ids, attention_mask, token_type_ids) and use "
+                "`outputs.logits.argmax(dim=-1)`."
+            ).format(value1=_mismatched(added, predictions), total=total, shown=shown)
         )
-    return (f"the labels you gave the metric are not the batches' labels ({shown}): use "
-            "batch['labels'] of the batch the predictions were made on.")
+    return (_(
+        "the labels you gave the metric are not the batches' labels ({shown}): use "
+        "batch['labels'] of the batch the predictions were made on."
+    ).format(shown=shown))
 
 
 def _mismatched(a: Tensor, b: Tensor) -> int:
@@ -614,10 +652,14 @@ def accuracy_f1(accuracy_f1_fn: Callable[[Tensor, Tensor], Any], seed: int = 0,
             _plain_floats(check, result)
             check.case()
         if edge:
-            check.case(f"{len(cases)} edge cases match GLUE MRPC's metric to 1e-6")
+            check.case(_(
+                "{value1} edge cases match GLUE MRPC's metric to 1e-6"
+            ).format(value1=len(cases)))
         else:
-            check.case(f"{len(cases) - 1} random cases match GLUE MRPC's metric to 1e-6, and "
-                       "one without a positive prediction (F1 = 0)")
+            check.case(_(
+                "{value1} random cases match GLUE MRPC's metric to 1e-6, and one without a "
+                "positive prediction (F1 = 0)"
+            ).format(value1=len(cases) - 1))
 
 
 def _plain_floats(check: Check, result: Mapping[str, Any]) -> None:
@@ -650,10 +692,12 @@ def _counts(predictions: Tensor, labels: Tensor) -> dict[str, int]:
 def _zero_division_message(predictions: Tensor, labels: Tensor, what: str) -> str:
     c = _counts(predictions, labels)
     return (
-        f"F1 came out as {what} for a case with TP = {c['TP']}, FP = {c['FP']}, "
-        f"FN = {c['FN']}: with no positive prediction, precision is 0/0. The metric's "
-        "convention is F1 = 0 whenever there are no true positives: guard the division (or use "
-        "F1 = 2·TP / (2·TP + FP + FN) and return 0.0 when that denominator is 0)."
+        _(
+            "F1 came out as {what} for a case with TP = {value2}, FP = {value3}, FN = "
+            "{value4}: with no positive prediction, precision is 0/0. The metric's convention "
+            "is F1 = 0 whenever there are no true positives: guard the division (or use F1 = "
+            "2·TP / (2·TP + FP + FN) and return 0.0 when that denominator is 0)."
+        ).format(what=what, value2=c['TP'], value3=c['FP'], value4=c['FN'])
     )
 
 
@@ -677,21 +721,30 @@ def _name_f1_mistake(got: dict[str, float], expected: dict[str, float], predicti
 
     if close(got["accuracy"], expected["f1"]) and close(got["f1"], expected["accuracy"]) \
             and not close(expected["f1"], expected["accuracy"]):
-        return f"accuracy and F1 are swapped {case}: you returned {_show(got)}."
+        return _(
+            "accuracy and F1 are swapped {case}: you returned {value2}."
+        ).format(case=case, value2=_show(got))
     if not close(got["accuracy"], expected["accuracy"]):
         correct = c["TP"] + c["TN"]
         if close(got["accuracy"], 1 - expected["accuracy"]):
-            return (f"your accuracy is the error rate, the share of wrong predictions {case}: "
-                    f"{fmt(got['accuracy'])} instead of {fmt(expected['accuracy'])}.")
+            return (_(
+                "your accuracy is the error rate, the share of wrong predictions {case}: "
+                "{value2} instead of {value3}."
+            ).format(case=case, value2=fmt(got['accuracy']), value3=fmt(expected['accuracy'])))
         if close(got["accuracy"], correct) and total > 1:
-            return (f"your accuracy is the number of correct predictions ({correct}), not their "
-                    f"share: divide by the number of examples ({total}).")
+            return (_(
+                "your accuracy is the number of correct predictions ({correct}), not their "
+                "share: divide by the number of examples ({total})."
+            ).format(correct=correct, total=total))
         if close(got["accuracy"], math.floor(expected["accuracy"])):
-            return (f"your accuracy is {fmt(got['accuracy'])} instead of "
-                    f"{fmt(expected['accuracy'])} {case}: an integer division? Divide as floats "
-                    "(`(predictions == labels).float().mean()`).")
-        return (f"your accuracy is {fmt(got['accuracy'])}, the metric says "
-                f"{fmt(expected['accuracy'])} {case}: accuracy = (TP + TN) / all examples.")
+            return (_(
+                "your accuracy is {value1} instead of {value2} {case}: an integer division? "
+                "Divide as floats (`(predictions == labels).float().mean()`)."
+            ).format(value1=fmt(got['accuracy']), value2=fmt(expected['accuracy']), case=case))
+        return (_(
+            "your accuracy is {value1}, the metric says {value2} {case}: accuracy = (TP + TN) "
+            "/ all examples."
+        ).format(value1=fmt(got['accuracy']), value2=fmt(expected['accuracy']), case=case))
 
     def ratio(a: int, b: int) -> float:
         return a / b if b else 0.0
@@ -714,17 +767,19 @@ def _name_f1_mistake(got: dict[str, float], expected: dict[str, float], predicti
     ]
     for value, message in known:
         if close(got["f1"], value) and not close(value, expected["f1"]):
-            return (f"{message} ({case}: your F1 {fmt(got['f1'])}, the metric's "
-                    f"{fmt(expected['f1'])}).")
+            return (_(
+                "{message} ({case}: your F1 {value3}, the metric's {value4})."
+            ).format(message=message, case=case, value3=fmt(got['f1']), value4=fmt(expected['f1'])))
     if c["TP"] == 0 and got["f1"] != 0:
         return _zero_division_message(predictions, labels, fmt(got["f1"]))
     wrong_count = _f1_count_problem(got["f1"], c, close)
     if wrong_count:
         return _("{problem} ({case}: your F1 {got}, the metric's {want}).").format(
             problem=wrong_count, case=case, got=fmt(got["f1"]), want=fmt(expected["f1"]))
-    return (f"your F1 is {fmt(got['f1'])}, the metric says {fmt(expected['f1'])} {case}: "
-            "F1 = 2·P·R / (P + R) with P = TP / (TP + FP) and R = TP / (TP + FN), which is "
-            "2·TP / (2·TP + FP + FN).")
+    return (_(
+        "your F1 is {value1}, the metric says {value2} {case}: F1 = 2·P·R / (P + R) with P = "
+        "TP / (TP + FP) and R = TP / (TP + FN), which is 2·TP / (2·TP + FP + FN)."
+    ).format(value1=fmt(got['f1']), value2=fmt(expected['f1']), case=case))
 
 
 def _f1_count_problem(got: float, c: dict[str, int], close: Callable[[float, float], bool]
@@ -763,37 +818,49 @@ def _f1_count_problem(got: float, c: dict[str, int], close: Callable[[float, flo
 
 def _fail_history(check: Check, history: Any, epochs: int) -> list[dict[str, float]]:
     if isinstance(history, Mapping) or not isinstance(history, Sequence):
-        check.fail(f"return the history as a list with one dict per epoch, like "
-                   f"[{{'train_loss': ..., 'accuracy': ..., 'f1': ...}}, ...]; got a "
-                   f"{type(history).__name__}.")
+        check.fail(_(
+            "return the history as a list with one dict per epoch, like [{{'train_loss': ..., "
+            "'accuracy': ..., 'f1': ...}}, ...]; got a {value1}."
+        ).format(value1=type(history).__name__))
     if len(history) != epochs:
-        check.fail(f"the history has {len(history)} entries for epochs={epochs}: append one "
-                   "dict per epoch, after that epoch's evaluation.")
+        check.fail(_(
+            "the history has {value1} entries for epochs={epochs}: append one dict per epoch, "
+            "after that epoch's evaluation."
+        ).format(value1=len(history), epochs=epochs))
     rows = []
     for number, entry in enumerate(history, start=1):
         if not isinstance(entry, Mapping):
-            check.fail(f"history entry {number} is a {type(entry).__name__}, not a dict.")
+            check.fail(_(
+                "history entry {number} is a {value2}, not a dict."
+            ).format(number=number, value2=type(entry).__name__))
         missing = [k for k in ("train_loss", "accuracy", "f1") if k not in entry]
         if missing:
-            check.fail(f"history entry {number} has no {', '.join(map(repr, missing))}: each "
-                       "epoch's dict holds its mean 'train_loss' and the evaluation's 'accuracy' "
-                       "and 'f1'.")
+            check.fail(_(
+                "history entry {number} has no {value2}: each epoch's dict holds its mean "
+                "'train_loss' and the evaluation's 'accuracy' and 'f1'."
+            ).format(number=number, value2=', '.join(map(repr, missing))))
         if watch.graph_tensors(entry.get("train_loss")):
             check.fail(
-                f"history entry {number}'s train_loss is a tensor that still holds an autograd "
-                "graph: adding up the loss tensors (total += loss) chains every batch's graph "
-                "into one, kept alive for the whole epoch. Add up loss.item() instead, so "
-                "train_loss is a plain float."
+                _(
+                    "history entry {number}'s train_loss is a tensor that still holds an "
+                    "autograd graph: adding up the loss tensors (total += loss) chains every "
+                    "batch's graph into one, kept alive for the whole epoch. Add up "
+                    "loss.item() instead, so train_loss is a plain float."
+                ).format(number=number)
             )
         if "epoch" in entry and entry["epoch"] != number:
-            check.fail(f"history entry {number} says 'epoch': {entry['epoch']!r}; number the "
-                       f"epochs from 1, as people count them: {{'epoch': {number}, ...}} "
-                       "(for epoch in range(1, epochs + 1)).")
+            check.fail(_(
+                "history entry {number} says 'epoch': {value2!r}; number the epochs from 1, as "
+                "people count them: {{'epoch': {number}, ...}} (for epoch in range(1, epochs + "
+                "1))."
+            ).format(number=number, value2=entry['epoch']))
         try:
             rows.append({k: float(entry[k]) for k in ("train_loss", "accuracy", "f1")})
         except (TypeError, ValueError):
-            check.fail(f"history entry {number}: 'train_loss', 'accuracy' and 'f1' should be "
-                       "numbers (use loss.item(), not the tensor).")
+            check.fail(_(
+                "history entry {number}: 'train_loss', 'accuracy' and 'f1' should be numbers "
+                "(use loss.item(), not the tensor)."
+            ).format(number=number))
     return rows
 
 
@@ -803,12 +870,16 @@ def _epoch_evaluations(check: Check, recorder: Recorder, epochs: int,
     ordered = [p for p in recorder.passes if p.forwards]
     train_passes = [p for p in ordered if p.phase == "train"]
     if len(train_passes) != epochs:
-        check.fail(f"the training dataloader was gone through {len(train_passes)} times for "
-                   f"epochs={epochs}: one full pass per epoch.")
+        check.fail(_(
+            "the training dataloader was gone through {value1} times for epochs={epochs}: one "
+            "full pass per epoch."
+        ).format(value1=len(train_passes), epochs=epochs))
     eval_passes = [p for p in ordered if p.phase == "eval"]
     if not eval_passes:
-        check.fail("there was no evaluation: after every epoch, run the model over "
-                   "eval_dataloader (eval mode, no gradients) and compute the metric.")
+        check.fail(_(
+            "there was no evaluation: after every epoch, run the model over eval_dataloader "
+            "(eval mode, no gradients) and compute the metric."
+        ))
     evaluations = []
     for number, train_pass in enumerate(train_passes, start=1):
         start = ordered.index(train_pass)
@@ -816,14 +887,18 @@ def _epoch_evaluations(check: Check, recorder: Recorder, epochs: int,
         after = [p for p in ordered[start:end] if p.phase == "eval"]
         if not after:
             once = " (you evaluated only once, at the end)" if len(eval_passes) == 1 else ""
-            check.fail(f"epoch {number} was not followed by an evaluation{once}: evaluate after "
-                       "every epoch, so that you can keep the best one.")
+            check.fail(_(
+                "epoch {number} was not followed by an evaluation{once}: evaluate after every "
+                "epoch, so that you can keep the best one."
+            ).format(number=number, once=once))
         evaluations.append(after[-1])
     for number, evaluation in enumerate(evaluations, start=1):
         if not evaluation.complete(eval_batches):
             seen = evaluation.forwarded_labels()
-            check.fail(f"the evaluation after epoch {number} ran the model on {len(seen)} "
-                       f"examples, not the whole eval_dataloader: go through every batch.")
+            check.fail(_(
+                "the evaluation after epoch {number} ran the model on {value2} examples, not "
+                "the whole eval_dataloader: go through every batch."
+            ).format(number=number, value2=len(seen)))
     return train_passes, evaluations
 
 
@@ -833,24 +908,30 @@ def _training_mode_problems(check: Check, train_passes: list[Pass],
     later = [f for p in train_passes[1:] for f in p.forwards.values()]
     no_grad = [f for p in train_passes for f in p.forwards.values() if not f.grad_enabled]
     if no_grad:
-        check.fail(f"{len(no_grad)} training forward passes ran without gradients "
-                   "(torch.no_grad()): keep no_grad for the evaluation only.")
+        check.fail(_(
+            "{value1} training forward passes ran without gradients (torch.no_grad()): keep "
+            "no_grad for the evaluation only."
+        ).format(value1=len(no_grad)))
     eval_first = sum(not f.training for f in first)
     eval_later = sum(not f.training for f in later)
     if eval_first:
         check.fail(
-            f"the model trained in eval mode: {eval_first} of the {len(first)} training forward "
-            "passes of epoch 1 ran with model.training == False, so dropout was off while "
-            "training. A model from from_pretrained starts in eval mode: call model.train() at "
-            "the start of every epoch."
+            _(
+                "the model trained in eval mode: {eval_first} of the {value2} training forward "
+                "passes of epoch 1 ran with model.training == False, so dropout was off while "
+                "training. A model from from_pretrained starts in eval mode: call "
+                "model.train() at the start of every epoch."
+            ).format(eval_first=eval_first, value2=len(first))
         )
     if eval_later:
         check.fail(
-            f"the model was left in eval mode when training resumed after an evaluation: "
-            f"{eval_later} of the {len(later)} training forward passes of epochs 2 to "
-            f"{len(train_passes)} ran with model.training == False (dropout off while training). "
-            "model.eval() stays in force until model.train(): call model.train() at the start of "
-            "every epoch, not once before the loop."
+            _(
+                "the model was left in eval mode when training resumed after an evaluation: "
+                "{eval_later} of the {value2} training forward passes of epochs 2 to {value3} "
+                "ran with model.training == False (dropout off while training). model.eval() "
+                "stays in force until model.train(): call model.train() at the start of every "
+                "epoch, not once before the loop."
+            ).format(eval_later=eval_later, value2=len(later), value3=len(train_passes))
         )
     forwards = [f for p in evaluations for f in p.forwards.values()]
     _mode_problems(check, forwards)
@@ -991,9 +1072,11 @@ def _check_training_run(check: Check, recorder: Recorder, spy: Any, history: Any
     weights = [e.weights or {} for e in evaluations]
     if len(weights) > 1 and all(all(torch.equal(w[k], weights[0][k]) for k in w)
                                 for w in weights[1:]):
-        check.fail("the weights did not change from one epoch to the next: the optimizer never "
-                   "stepped. Each training step is forward, loss, loss.backward(), "
-                   "optimizer.step(), then zero the gradients.")
+        check.fail(_(
+            "the weights did not change from one epoch to the next: the optimizer never "
+            "stepped. Each training step is forward, loss, loss.backward(), optimizer.step(), "
+            "then zero the gradients."
+        ))
 
     truths = [scores(e.predictions(), e.forwarded_labels()) for e in evaluations]
     for number, (row, truth) in enumerate(zip(rows, truths, strict=True), start=1):
@@ -1010,49 +1093,66 @@ def _check_training_run(check: Check, recorder: Recorder, spy: Any, history: Any
 
     saved, epoch = _saved_epoch(save_dir, evaluations)
     if saved is None:
-        check.fail("save_dir holds no model that from_pretrained can load: save the best epoch's "
-                   "model with model.save_pretrained(save_dir).")
+        check.fail(_(
+            "save_dir holds no model that from_pretrained can load: save the best epoch's "
+            "model with model.save_pretrained(save_dir)."
+        ))
     if epoch == 0:
-        check.fail("the model in save_dir has the weights of none of the evaluated epochs: save "
-                   "right after the evaluation that found a new best, before training goes on.")
+        check.fail(_(
+            "the model in save_dir has the weights of none of the evaluated epochs: save right "
+            "after the evaluation that found a new best, before training goes on."
+        ))
     best_accuracy = max(t["accuracy"] for t in truths)
     best = [n for n, t in enumerate(truths, start=1) if t["accuracy"] == best_accuracy]
     kept = truths[epoch - 1]
     if epoch in best and epoch != best[0]:
         check.fail(
-            f"save_dir holds epoch {epoch}, which only tied the best accuracy "
-            f"({fmt(best_accuracy)}) that epoch {best[0]} reached first: saving on a tie "
-            "(>= instead of >) overwrote the best checkpoint with a later, no better one. Save "
-            "only when the accuracy is higher than every earlier one."
+            _(
+                "save_dir holds epoch {epoch}, which only tied the best accuracy ({value2}) "
+                "that epoch {value3} reached first: saving on a tie (>= instead of >) "
+                "overwrote the best checkpoint with a later, no better one. Save only when the "
+                "accuracy is higher than every earlier one."
+            ).format(epoch=epoch, value2=fmt(best_accuracy), value3=best[0])
         )
     if epoch not in best:
         by_f1 = max(t["f1"] for t in truths)
         if kept["f1"] == by_f1:
-            check.fail(f"save_dir holds epoch {epoch}, the best by F1 ({_show(kept)}); the "
-                       f"exercise keeps the highest accuracy: epoch {best[0]} "
-                       f"({_show(truths[best[0] - 1])}).")
+            check.fail(_(
+                "save_dir holds epoch {epoch}, the best by F1 ({value2}); the exercise keeps "
+                "the highest accuracy: epoch {value3} ({value4})."
+            ).format(epoch=epoch, value2=_show(kept), value3=best[0],
+                     value4=_show(truths[best[0] - 1])))
         if epoch == epochs:
             check.fail(
-                f"save_dir holds the last epoch ({epoch}: {_show(kept)}), not the best one: epoch "
-                f"{best[0]} scored {_show(truths[best[0] - 1])}. Save only when the accuracy "
-                "beats the best so far (and remember that best)."
+                _(
+                    "save_dir holds the last epoch ({epoch}: {value2}), not the best one: "
+                    "epoch {value3} scored {value4}. Save only when the accuracy beats the "
+                    "best so far (and remember that best)."
+                ).format(epoch=epoch, value2=_show(kept), value3=best[0],
+                         value4=_show(truths[best[0] - 1]))
             )
-        check.fail(f"save_dir holds epoch {epoch} ({_show(kept)}), but the best was epoch "
-                   f"{best[0]} ({_show(truths[best[0] - 1])}): save whenever an epoch beats the "
-                   "best accuracy so far.")
+        check.fail(_(
+            "save_dir holds epoch {epoch} ({value2}), but the best was epoch {value3} "
+            "({value4}): save whenever an epoch beats the best accuracy so far."
+        ).format(epoch=epoch, value2=_show(kept), value3=best[0],
+                 value4=_show(truths[best[0] - 1])))
     check.case()
     reloaded, _labels, _sizes = reference_predictions(saved, pair_dataloader(validation, 8))
     produced = evaluations[epoch - 1].predictions()
     if not torch.equal(reloaded, produced):
-        check.fail(f"the checkpoint in save_dir predicts {_mismatched(reloaded, produced)} of "
-                   f"{len(produced)} examples differently from epoch {epoch}'s evaluation.")
+        check.fail(_(
+            "the checkpoint in save_dir predicts {value1} of {value2} examples differently "
+            "from epoch {epoch}'s evaluation."
+        ).format(value1=_mismatched(reloaded, produced), value2=len(produced), epoch=epoch))
     problem = diagnosis.device_problem(spy.moves, spy.unmoved, len(spy.unmoved),
                                    torch.device("cpu"))
     if problem:
         check.fail(problem)
-    check.case(f"kept epoch {epoch} of {epochs} ({_show(kept)}; last epoch "
-               f"{_show(truths[-1])}); the reloaded checkpoint repeats its {len(produced)} "
-               "predictions")
+    check.case(_(
+        "kept epoch {epoch} of {epochs} ({value3}; last epoch {value4}); the reloaded "
+        "checkpoint repeats its {value5} predictions"
+    ).format(epoch=epoch, epochs=epochs, value3=_show(kept), value4=_show(truths[-1]),
+             value5=len(produced)))
 
 
 def _name_history_mistake(number: int, row: dict[str, float], truth: dict[str, float],
@@ -1063,30 +1163,43 @@ def _name_history_mistake(number: int, row: dict[str, float], truth: dict[str, f
     shown = (f"history entry {number} says {_show(row)}, but the predictions of epoch "
              f"{number}'s evaluation score {_show(truth)}")
     if _same(row, scores(predictions[-last:], labels[-last:])):
-        return (f"only the last batch of the evaluation reached the metric ({shown}): add every "
-                "batch, then compute() once after the loop.")
+        return (_(
+            "only the last batch of the evaluation reached the metric ({shown}): add every "
+            "batch, then compute() once after the loop."
+        ).format(shown=shown))
     if number > 1:
         cumulative = scores(torch.cat([e.predictions() for e in evaluations[:number]]),
                             torch.cat([e.forwarded_labels() for e in evaluations[:number]]))
         if _same(row, cumulative):
-            return (f"the metric of epoch {number} also counts the predictions of the earlier "
-                    f"epochs ({shown}): start each evaluation with empty lists (or call "
-                    "compute(), which empties the metric).")
+            return (_(
+                "the metric of epoch {number} also counts the predictions of the earlier "
+                "epochs ({shown}): start each evaluation with empty lists (or call compute(), "
+                "which empties the metric)."
+            ).format(number=number, shown=shown))
         if _same(row, scores(evaluations[number - 2].predictions(),
                              evaluations[number - 2].forwarded_labels())):
-            return (f"history entry {number} repeats the scores of epoch {number - 1} ({shown}): "
-                    "evaluate again after every epoch.")
-    return (f"{shown}. Record the dict that metric.compute() returns right after each "
-            "evaluation.")
+            return (_(
+                "history entry {number} repeats the scores of epoch {value2} ({shown}): "
+                "evaluate again after every epoch."
+            ).format(number=number, value2=number - 1, shown=shown))
+    return (_(
+        "{shown}. Record the dict that metric.compute() returns right after each evaluation."
+    ).format(shown=shown))
 
 
 def _name_loss_mistake(number: int, got: float, mean: float, losses: list[float]) -> str:
     shown = (f"history entry {number} has train_loss {fmt(got)}, the mean loss of epoch "
              f"{number}'s {len(losses)} batches is {fmt(mean)}")
     if math.isclose(got, losses[-1], rel_tol=1e-4, abs_tol=1e-6):
-        return (f"train_loss is the loss of the epoch's last batch ({shown}): add up "
-                "loss.item() over the epoch and divide by the number of batches.")
+        return (_(
+            "train_loss is the loss of the epoch's last batch ({shown}): add up loss.item() "
+            "over the epoch and divide by the number of batches."
+        ).format(shown=shown))
     if math.isclose(got, sum(losses), rel_tol=1e-4, abs_tol=1e-6):
-        return (f"train_loss is the sum of the epoch's batch losses ({shown}): divide by the "
-                "number of batches.")
-    return f"{shown}: average loss.item() over the epoch's batches."
+        return (_(
+            "train_loss is the sum of the epoch's batch losses ({shown}): divide by the number "
+            "of batches."
+        ).format(shown=shown))
+    return _(
+        "{shown}: average loss.item() over the epoch's batches."
+    ).format(shown=shown)

@@ -134,8 +134,10 @@ def _quiet() -> Iterator[None]:
 def _losses(check: Check, result: Any, count: int, what: str) -> list[float]:
     """The student's list of per-batch (or per-step) losses, as floats."""
     if result is None:
-        check.fail(f"your function returned None: return the list of the {count} {what} losses "
-                   "(loss.item() of each).")
+        check.fail(_(
+            "your function returned None: return the list of the {count} {what} losses "
+            "(loss.item() of each)."
+        ).format(count=count, what=what))
     kept = watch.graph_tensors(result)
     if kept:
         total = len(result) if isinstance(result, (list, tuple)) else 1
@@ -145,11 +147,14 @@ def _losses(check: Check, result: Any, count: int, what: str) -> list[float]:
     try:
         values = [float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for v in result]
     except (TypeError, ValueError, RuntimeError):
-        check.fail(f"return a list of {count} numbers (loss.item() of each {what}), not "
-                   f"{type(result).__name__} {result!r:.60}.")
+        check.fail(_(
+            "return a list of {count} numbers (loss.item() of each {what}), not {value3} "
+            "{result!r:.60}."
+        ).format(count=count, what=what, value3=type(result).__name__, result=result))
     if len(values) != count:
-        check.fail(f"you returned {_plural(len(values), 'loss')}; there were "
-                   f"{_plural(count, what)}: append loss.item() once per {what}.")
+        check.fail(_(
+            "you returned {value1}; there were {value2}: append loss.item() once per {what}."
+        ).format(value1=_plural(len(values), 'loss'), value2=_plural(count, what), what=what))
     return values
 
 
@@ -218,10 +223,14 @@ def train_one_epoch(train_one_epoch: Callable, num_batches: int = 6, batch_size:
         difference = _max_difference(_params(model), _params(reference))
         if difference > 1e-5:
             check.fail(
-                f"after the epoch your parameters differ from the reference loop's by up to "
-                f"{difference:.2g}: one forward pass per batch, then backward and step."
+                _(
+                    "after the epoch your parameters differ from the reference loop's by up to "
+                    "{difference:.2g}: one forward pass per batch, then backward and step."
+                ).format(difference=difference)
             )
-        check.case(f"final loss {losses[-1]:.3f}; reference {ref_losses[-1]:.3f}")
+        check.case(_(
+            "final loss {value1:.3f}; reference {value2:.3f}"
+        ).format(value1=losses[-1], value2=ref_losses[-1]))
 
 
 def _name_loss_divergence(spy: _Spy, index: int, losses: list[float], ref_losses: list[float],
@@ -294,8 +303,10 @@ def _column(dataset: Any, name: str) -> list:
 def _explain_dataset(error: Exception) -> str | None:
     text = str(error)
     if isinstance(error, KeyError) or "not in the dataset" in text or "Column" in text:
-        return (f"a column name is wrong ({text.strip()[:80]}): MRPC's columns are sentence1, "
-                "sentence2, label and idx")
+        return (_(
+            "a column name is wrong ({value1}): MRPC's columns are sentence1, sentence2, label "
+            "and idx"
+        ).format(value1=text.strip()[:80]))
     return None
 
 
@@ -312,53 +323,71 @@ def prepare_datasets(prepare_datasets: Callable, rows: int = 32, seed: int = 0) 
                                 explain=_explain_dataset)
         if result is None:
             check.fail(
-                "your function returned None. If you wrote `tokenized = "
-                "tokenized.set_format('torch')`: set_format changes the datasets in place and "
-                "returns None. Call it on a line of its own (or use with_format, which returns "
-                "a new DatasetDict), then return the DatasetDict."
+                _(
+                    "your function returned None. If you wrote `tokenized = "
+                    "tokenized.set_format('torch')`: set_format changes the datasets in place "
+                    "and returns None. Call it on a line of its own (or use with_format, which "
+                    "returns a new DatasetDict), then return the DatasetDict."
+                )
             )
         if not isinstance(result, Mapping) or not {"train", "validation"} <= set(result):
             check.fail(
-                "return the whole DatasetDict (with its train, validation and test splits), as "
-                f"map, remove_columns and rename_column return it; got {type(result).__name__}."
+                _(
+                    "return the whole DatasetDict (with its train, validation and test "
+                    "splits), as map, remove_columns and rename_column return it; got {value1}."
+                ).format(value1=type(result).__name__)
             )
         check.case()
         for split in ("train", "validation"):
             _check_split(check, split, result[split], raw[split], tokenizer, limit)
-        check.case(f"{len(raw['train'])} + {len(raw['validation'])} rows; columns "
-                   f"{sorted(BATCH_KEYS)}; torch format; pairs truncated at {limit} tokens")
+        check.case(_(
+            "{value1} + {value2} rows; columns {value3}; torch format; pairs truncated at "
+            "{limit} tokens"
+        ).format(value1=len(raw['train']), value2=len(raw['validation']),
+                 value3=sorted(BATCH_KEYS), limit=limit))
 
 
 def _check_split(check: Check, split: str, dataset: Any, raw: Any, tokenizer: Any,
                  limit: int) -> None:
     if not hasattr(dataset, "column_names") or not hasattr(dataset, "with_format"):
-        check.fail(f"the {split} split is a {type(dataset).__name__}, not a datasets.Dataset: "
-                   "keep working on the DatasetDict (map, remove_columns, rename_column).")
+        check.fail(_(
+            "the {split} split is a {value2}, not a datasets.Dataset: keep working on the "
+            "DatasetDict (map, remove_columns, rename_column)."
+        ).format(split=split, value2=type(dataset).__name__))
     columns = set(dataset.column_names)
     if len(dataset) != len(raw):
-        check.fail(f"the {split} split has {len(dataset)} rows, the raw one {len(raw)}: "
-                   "tokenize every row (map with batched=True keeps them all).")
+        check.fail(_(
+            "the {split} split has {value2} rows, the raw one {value3}: tokenize every row "
+            "(map with batched=True keeps them all)."
+        ).format(split=split, value2=len(dataset), value3=len(raw)))
     left = [c for c in TEXT_COLUMNS if c in columns]
     if left:
         check.fail(
-            f"the {split} split still has the column(s) {', '.join(left)}: the model's forward "
-            "takes only input_ids, token_type_ids, attention_mask and labels, so remove "
-            f"{', '.join(TEXT_COLUMNS)} with remove_columns."
+            _(
+                "the {split} split still has the column(s) {value2}: the model's forward takes "
+                "only input_ids, token_type_ids, attention_mask and labels, so remove {value3} "
+                "with remove_columns."
+            ).format(split=split, value2=', '.join(left), value3=', '.join(TEXT_COLUMNS))
         )
     if "label" in columns and "labels" not in columns:
         check.fail(
-            f"the {split} split has a column 'label', but the model expects its argument "
-            "`labels`: rename it with rename_column('label', 'labels')."
+            _(
+                "the {split} split has a column 'label', but the model expects its argument "
+                "`labels`: rename it with rename_column('label', 'labels')."
+            ).format(split=split)
         )
     if columns != BATCH_KEYS:
-        check.fail(f"the {split} split has the columns {sorted(columns)}; expected exactly "
-                   f"{sorted(BATCH_KEYS)}.")
+        check.fail(_(
+            "the {split} split has the columns {value2}; expected exactly {value3}."
+        ).format(split=split, value2=sorted(columns), value3=sorted(BATCH_KEYS)))
     check.case()
     form = getattr(dataset, "format", {}) or {}
     if form.get("type") != "torch":
         check.fail(
-            f"rows of the {split} split come out as Python lists (format type "
-            f"{form.get('type')!r}): call set_format('torch') so they are torch tensors."
+            _(
+                "rows of the {split} split come out as Python lists (format type {value2!r}): "
+                "call set_format('torch') so they are torch tensors."
+            ).format(split=split, value2=form.get('type'))
         )
     check.case()
     first, second = list(raw["sentence1"]), list(raw["sentence2"])
@@ -366,7 +395,9 @@ def _check_split(check: Check, split: str, dataset: Any, raw: Any, tokenizer: An
     got = _column(dataset, "input_ids")
     if got == expected:
         if [int(v) for v in _column(dataset, "labels")] != list(raw["label"]):
-            check.fail(f"the labels of the {split} split do not match the raw labels.")
+            check.fail(_(
+                "the labels of the {split} split do not match the raw labels."
+            ).format(split=split))
         check.case()
         return
     lengths = {len(ids) for ids in got}
@@ -375,30 +406,41 @@ def _check_split(check: Check, split: str, dataset: Any, raw: Any, tokenizer: An
     if len(lengths) == 1 and lengths.pop() > min(len(ids) for ids in expected):
         padded = sum(1 for ids in got for t in ids if t == pad)
         check.fail(
-            f"every row of the {split} split has the same length, {len(got[0])} tokens "
-            f"({padded} of them padding): you padded while tokenizing. Leave padding to "
-            "DataCollatorWithPadding, which pads each batch only to its own longest row."
+            _(
+                "every row of the {split} split has the same length, {value2} tokens ({padded} "
+                "of them padding): you padded while tokenizing. Leave padding to "
+                "DataCollatorWithPadding, which pads each batch only to its own longest row."
+            ).format(split=split, value2=len(got[0]), padded=padded)
         )
     if got == tokenizer(first, truncation=True)["input_ids"]:
-        check.fail("only sentence1 was tokenized: pass both sentences, "
-                   "tokenizer(batch['sentence1'], batch['sentence2'], truncation=True).")
+        check.fail(_(
+            "only sentence1 was tokenized: pass both sentences, tokenizer(batch['sentence1'], "
+            "batch['sentence2'], truncation=True)."
+        ))
     joined = [f"{a} {b}" for a, b in zip(first, second, strict=True)]
     if got == tokenizer(joined, truncation=True)["input_ids"]:
         check.fail(
-            "the two sentences were joined into one string, so there is a single [SEP] and "
-            "token_type_ids are all 0: pass them as two arguments, tokenizer(sentence1, "
-            "sentence2, ...), and the tokenizer builds [CLS] A [SEP] B [SEP]."
+            _(
+                "the two sentences were joined into one string, so there is a single [SEP] and "
+                "token_type_ids are all 0: pass them as two arguments, tokenizer(sentence1, "
+                "sentence2, ...), and the tokenizer builds [CLS] A [SEP] B [SEP]."
+            )
         )
     if any(len(ids) > limit for ids in got):
         check.fail(
-            f"a pair of {max(len(ids) for ids in got)} tokens was not truncated, but the "
-            f"model takes at most {limit}: tokenize with truncation=True."
+            _(
+                "a pair of {value1} tokens was not truncated, but the model takes at most "
+                "{limit}: tokenize with truncation=True."
+            ).format(value1=max(len(ids) for ids in got), limit=limit)
         )
     index = next(i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b)
     check.fail(
-        f"row {index} of the {split} split has input_ids {got[index][:8]}... "
-        f"({len(got[index])} tokens); tokenizer(sentence1, sentence2, truncation=True) gives "
-        f"{expected[index][:8]}... ({len(expected[index])} tokens; longest row {longest})."
+        _(
+            "row {index} of the {split} split has input_ids {value3}... ({value4} tokens); "
+            "tokenizer(sentence1, sentence2, truncation=True) gives {value5}... ({value6} "
+            "tokens; longest row {longest})."
+        ).format(index=index, split=split, value3=got[index][:8], value4=len(got[index]),
+                 value5=expected[index][:8], value6=len(expected[index]), longest=longest)
     )
 
 
@@ -429,8 +471,9 @@ def make_dataloaders(make_dataloaders: Callable, batch_size: int = 8, rows: int 
         try:
             train_loader, eval_loader = result
         except (TypeError, ValueError):
-            check.fail("return the pair (train_dataloader, eval_dataloader); got "
-                       f"{type(result).__name__}.")
+            check.fail(_(
+                "return the pair (train_dataloader, eval_dataloader); got {value1}."
+            ).format(value1=type(result).__name__))
         check.case()
         order, counts = {}, {}
         for name, loader, split in (("training", train_loader, "train"),
@@ -447,21 +490,30 @@ def make_dataloaders(make_dataloaders: Callable, batch_size: int = 8, rows: int 
             if name == "training":
                 sizes = [len(b["labels"]) for b in batches]
                 if sizes[0] != batch_size or any(s != batch_size for s in sizes[:-1]):
-                    check.fail(f"the training batches have {sizes} rows; expected batches of "
-                               f"batch_size = {batch_size} (the last one may be smaller).")
+                    check.fail(_(
+                        "the training batches have {sizes} rows; expected batches of "
+                        "batch_size = {batch_size} (the last one may be smaller)."
+                    ).format(sizes=sizes, batch_size=batch_size))
                 check.case()
         if order["training"]:
             check.fail(
-                "the training dataloader is not shuffled: its batches follow the dataset's "
-                "order. Pass shuffle=True, so every epoch sees the examples in a new order."
+                _(
+                    "the training dataloader is not shuffled: its batches follow the dataset's "
+                    "order. Pass shuffle=True, so every epoch sees the examples in a new order."
+                )
             )
         if not order["validation"]:
             check.fail(
-                "the validation dataloader is shuffled: evaluation needs no shuffling, and a "
-                "fixed order makes predictions line up with the dataset. Leave shuffle off."
+                _(
+                    "the validation dataloader is shuffled: evaluation needs no shuffling, and "
+                    "a fixed order makes predictions line up with the dataset. Leave shuffle "
+                    "off."
+                )
             )
-        check.case(f"{counts['training']} training batches of {batch_size}, shuffled; "
-                   "validation in order; each batch padded to its own longest row")
+        check.case(_(
+            "{value1} training batches of {batch_size}, shuffled; validation in order; each "
+            "batch padded to its own longest row"
+        ).format(value1=counts['training'], batch_size=batch_size))
 
 
 def _all_batches(check: Check, name: str, loader: Any) -> list:
@@ -471,49 +523,64 @@ def _all_batches(check: Check, name: str, loader: Any) -> list:
     except Exception as error:  # raised inside torch or transformers, not in the answer
         hint = _explain_collate(error)
         if hint:
-            check.fail(f"{hint} (iterating your {name} dataloader raised "
-                       f"{type(error).__name__}).")
-        check.fail(f"iterating your {name} dataloader raised {type(error).__name__}: "
-                   f"{str(error)[:200]}")
+            check.fail(_(
+                "{hint} (iterating your {name} dataloader raised {value3})."
+            ).format(hint=hint, name=name, value3=type(error).__name__))
+        check.fail(_(
+            "iterating your {name} dataloader raised {value2}: {value3}"
+        ).format(name=name, value2=type(error).__name__, value3=str(error)[:200]))
 
 
 def _check_batches(check: Check, name: str, batches: list, tokenizer: Any) -> list[list[int]]:
     """Check the keys, types and padding of every batch; return the rows without padding."""
     if not batches:
-        check.fail(f"the {name} dataloader yields no batch at all.")
+        check.fail(_(
+            "the {name} dataloader yields no batch at all."
+        ).format(name=name))
     rows: list[list[int]] = []
     limit = tokenizer.model_max_length
     fixed = 0
     for batch in batches:
         if not isinstance(batch, Mapping):
-            check.fail(f"a {name} batch is a {type(batch).__name__}; it should be a dict of "
-                       "tensors such as DataCollatorWithPadding makes.")
+            check.fail(_(
+                "a {name} batch is a {value2}; it should be a dict of tensors such as "
+                "DataCollatorWithPadding makes."
+            ).format(name=name, value2=type(batch).__name__))
         keys = set(batch)
         if keys != BATCH_KEYS:
-            check.fail(f"a {name} batch has the keys {sorted(keys)}; expected exactly "
-                       f"{sorted(BATCH_KEYS)}.")
+            check.fail(_(
+                "a {name} batch has the keys {value2}; expected exactly {value3}."
+            ).format(name=name, value2=sorted(keys), value3=sorted(BATCH_KEYS)))
         if not all(isinstance(batch[k], torch.Tensor) for k in BATCH_KEYS):
             kinds = {k: type(batch[k]).__name__ for k in sorted(BATCH_KEYS)}
-            check.fail(f"the values of a {name} batch should be torch tensors, got {kinds}.")
+            check.fail(_(
+                "the values of a {name} batch should be torch tensors, got {kinds}."
+            ).format(name=name, kinds=kinds))
         ids, mask = batch["input_ids"], batch["attention_mask"]
         if ids.dim() != 2 or mask.shape != ids.shape or batch["labels"].shape != ids.shape[:1]:
-            check.fail(f"a {name} batch has input_ids of shape {tuple(ids.shape)}, "
-                       f"attention_mask {tuple(mask.shape)} and labels "
-                       f"{tuple(batch['labels'].shape)}: expected (batch, length) and (batch,).")
+            check.fail(_(
+                "a {name} batch has input_ids of shape {value2}, attention_mask {value3} and "
+                "labels {value4}: expected (batch, length) and (batch,)."
+            ).format(name=name, value2=tuple(ids.shape), value3=tuple(mask.shape),
+                     value4=tuple(batch['labels'].shape)))
         width, longest = ids.shape[1], int(mask.sum(dim=1).max())
         if width > longest and not _padded_to_multiple(width, longest):
             if width == limit:
                 fixed += 1
             else:
-                check.fail(f"a {name} batch is {width} tokens wide, but its longest row has "
-                           f"{longest}: pad each batch to its own longest row.")
+                check.fail(_(
+                    "a {name} batch is {width} tokens wide, but its longest row has {longest}: "
+                    "pad each batch to its own longest row."
+                ).format(name=name, width=width, longest=longest))
         rows += [r[m.bool()].tolist() for r, m in zip(ids, mask, strict=True)]
     if fixed:
         check.fail(
-            f"{fixed} of {len(batches)} {name} batches are padded to the fixed length {limit} "
-            "instead of their longest row: that is padding='max_length'. Use "
-            "DataCollatorWithPadding(tokenizer=tokenizer) with its default padding, so each "
-            "batch is only as wide as it needs to be."
+            _(
+                "{fixed} of {value2} {name} batches are padded to the fixed length {limit} "
+                "instead of their longest row: that is padding='max_length'. Use "
+                "DataCollatorWithPadding(tokenizer=tokenizer) with its default padding, so "
+                "each batch is only as wide as it needs to be."
+            ).format(fixed=fixed, value2=len(batches), name=name, limit=limit)
         )
     check.case()
     return rows
@@ -542,9 +609,10 @@ def _check_coverage(check: Check, name: str, rows: list[list[int]],
                     expected: list[list[int]]) -> None:
     got, want = Counter(map(tuple, rows)), Counter(map(tuple, expected))
     if got != want:
-        check.fail(f"the {name} dataloader yields {len(rows)} rows, the dataset has "
-                   f"{len(expected)}: each row should come exactly once per pass (no drop_last, "
-                   "no sampling with replacement).")
+        check.fail(_(
+            "the {name} dataloader yields {value2} rows, the dataset has {value3}: each row "
+            "should come exactly once per pass (no drop_last, no sampling with replacement)."
+        ).format(name=name, value2=len(rows), value3=len(expected)))
     check.case()
 
 
@@ -634,21 +702,27 @@ def fine_tune(fine_tune: Callable, epochs: int = 2, lr: float = 2e-3, batch_size
               "gradients"))
         if problem:
             check.fail(problem)
-        check.case(f"{total} steps; final loss {losses[-1]:.3f}; reference {ref_losses[-1]:.3f}")
+        check.case(_(
+            "{total} steps; final loss {value2:.3f}; reference {value3:.3f}"
+        ).format(total=total, value2=losses[-1], value3=ref_losses[-1]))
 
 
 def _check_device(check: Check, spy: _Spy, model: nn.Module, device: torch.device) -> None:
     where = next(model.parameters()).device
     if where.type != device.type:
-        check.fail(f"the model stayed on {where}, not on the device you were given ({device}): "
-                   "call model.to(device) before training.")
+        check.fail(_(
+            "the model stayed on {where}, not on the device you were given ({device}): call "
+            "model.to(device) before training."
+        ).format(where=where, device=device))
     problem = diagnosis.device_problem(spy.moves, spy.unmoved, len(spy.forward_modes), device)
     if problem:
         check.fail(problem)
     if spy.device_mismatches:
         got, want = spy.device_mismatches[0]
-        check.fail(f"a batch reached the model on {got} while the model is on {want}: move "
-                   "each batch with {k: v.to(device) for k, v in batch.items()}.")
+        check.fail(_(
+            "a batch reached the model on {got} while the model is on {want}: move each batch "
+            "with {{k: v.to(device) for k, v in batch.items()}}."
+        ).format(got=got, want=want))
     check.case()
 
 
@@ -656,25 +730,33 @@ def _check_optimizer(check: Check, spy: _Spy, model: nn.Module, lr: float) -> No
     optimizers = spy.optimizers()
     if len(optimizers) > 1:
         check.fail(
-            f"{len(optimizers)} different optimizers took steps: a new optimizer starts with "
-            "empty moment estimates (and a new scheduler starts its schedule again). Create the "
-            "optimizer and the scheduler once, before the epoch loop."
+            _(
+                "{value1} different optimizers took steps: a new optimizer starts with empty "
+                "moment estimates (and a new scheduler starts its schedule again). Create the "
+                "optimizer and the scheduler once, before the epoch loop."
+            ).format(value1=len(optimizers))
         )
     optimizer = optimizers[0]
     if not isinstance(optimizer, torch.optim.AdamW):
-        check.fail(f"the optimizer is {type(optimizer).__name__}; this loop uses "
-                   "torch.optim.AdamW(model.parameters(), lr=lr).")
+        check.fail(_(
+            "the optimizer is {value1}; this loop uses torch.optim.AdamW(model.parameters(), "
+            "lr=lr)."
+        ).format(value1=type(optimizer).__name__))
     held = {id(p) for group in optimizer.param_groups for p in group["params"]}
     params = list(model.parameters())
     missing = sum(1 for p in params if id(p) not in held)
     if missing:
-        check.fail(f"the optimizer holds {len(params) - missing} of the model's {len(params)} "
-                   "parameter tensors: pass model.parameters() so the whole model is trained.")
+        check.fail(_(
+            "the optimizer holds {value1} of the model's {value2} parameter tensors: pass "
+            "model.parameters() so the whole model is trained."
+        ).format(value1=len(params) - missing, value2=len(params)))
     check.case()
     created = float(optimizer.param_groups[0].get("initial_lr", spy.steps[0].lr))
     if abs(created - lr) > 1e-9 * lr:
-        check.fail(f"the optimizer was created with lr = {fmt(created)}, not with the lr "
-                   f"argument ({fmt(lr)}): pass lr=lr.")
+        check.fail(_(
+            "the optimizer was created with lr = {value1}, not with the lr argument "
+            "({value2}): pass lr=lr."
+        ).format(value1=fmt(created), value2=fmt(lr)))
     check.case()
 
 
@@ -692,13 +774,17 @@ def _check_progress(check: Check, spy: _Spy, total: int) -> None:
     bars = spy.bars
     if not bars:
         check.fail(
-            f"no progress bar: create one with tqdm (from tqdm.auto import tqdm) over the "
-            f"{total} training steps and call progress_bar.update(1) after each step."
+            _(
+                "no progress bar: create one with tqdm (from tqdm.auto import tqdm) over the "
+                "{total} training steps and call progress_bar.update(1) after each step."
+            ).format(total=total)
         )
     counted = sum(int(getattr(bar, "n", 0)) for bar in bars)
     if counted != total:
-        check.fail(f"the progress bar counted {counted} of the {total} steps: update it once "
-                   "per optimizer step.")
+        check.fail(_(
+            "the progress bar counted {counted} of the {total} steps: update it once per "
+            "optimizer step."
+        ).format(counted=counted, total=total))
     check.case()
 
 
@@ -802,11 +888,16 @@ def _run_accumulation(check: Check, fn: Callable, k: int, num_batches: int, batc
     unscaled = window_reference(start, loader, lr * k, k, "k")
     if _largest_difference(model, unscaled)[0] <= ACCUMULATION_TOLERANCE:
         check.fail(
-            f"the loss is not divided by accumulation_steps: the gradients of {k} micro-batches "
-            f"add up, so each update is {k} times too large. {numbers[0].upper()}{numbers[1:]}. "
-            "Divide each micro-batch's loss by accumulation_steps before backward()."
+            _(
+                "the loss is not divided by accumulation_steps: the gradients of {k} "
+                "micro-batches add up, so each update is {k} times too large. "
+                "{value2}{value3}. Divide each micro-batch's loss by accumulation_steps before "
+                "backward()."
+            ).format(k=k, value2=numbers[0].upper(), value3=numbers[1:])
         )
-    check.fail(f"the accumulated update does not equal {target}: {numbers}.")
+    check.fail(_(
+        "the accumulated update does not equal {target}: {numbers}."
+    ).format(target=target, numbers=numbers))
 
 
 def _check_windows(check: Check, spy: _Spy, num_batches: int, k: int) -> None:
@@ -817,39 +908,52 @@ def _check_windows(check: Check, spy: _Spy, num_batches: int, k: int) -> None:
     first_batch = [1] + [k] * ((num_batches - 1) // k)  # stepping when idx % k == 0
     if k > 1 and stepped == first_batch:
         check.fail(
-            f"the optimizer steps on the first batch of each accumulation window: steps "
-            f"followed {stepped} backward passes, expected {expected}. `idx % "
-            "accumulation_steps == 0` is already true at idx 0; step when (idx + 1) % "
-            "accumulation_steps == 0."
+            _(
+                "the optimizer steps on the first batch of each accumulation window: steps "
+                "followed {stepped} backward passes, expected {expected}. `idx % "
+                "accumulation_steps == 0` is already true at idx 0; step when (idx + 1) % "
+                "accumulation_steps == 0."
+            ).format(stepped=stepped, expected=expected)
         )
     if k > 1 and stepped and all(n == 1 for n in stepped) and len(stepped) == num_batches:
-        check.fail(f"the optimizer steps after every batch ({len(stepped)} steps for "
-                   f"{num_batches} batches): nothing is accumulated. Step once every "
-                   f"{k} batches.")
+        check.fail(_(
+            "the optimizer steps after every batch ({value1} steps for {num_batches} batches): "
+            "nothing is accumulated. Step once every {k} batches."
+        ).format(value1=len(stepped), num_batches=num_batches, k=k))
     within = sum(1 for g in groups for clear in g[1:] if clear)
     if within:
         check.fail(
-            f"the gradients are cleared inside accumulation windows ({within} backward passes "
-            "found them zeroed), so each step only uses the last micro-batch. Zero them only "
-            "after the step (or at the start of a window)."
+            _(
+                "the gradients are cleared inside accumulation windows ({within} backward "
+                "passes found them zeroed), so each step only uses the last micro-batch. Zero "
+                "them only after the step (or at the start of a window)."
+            ).format(within=within)
         )
     stale = sum(1 for g in groups[1:] if g and not g[0])
     if stale:
         check.fail(
-            f"the gradients are never cleared after a step: {stale} accumulation window(s) "
-            "started on top of the previous window's gradients. Call optimizer.zero_grad() "
-            "after optimizer.step()."
+            _(
+                "the gradients are never cleared after a step: {stale} accumulation window(s) "
+                "started on top of the previous window's gradients. Call optimizer.zero_grad() "
+                "after optimizer.step()."
+            ).format(stale=stale)
         )
     if stepped == expected[:-1] and left_over == expected[-1] and expected[-1] != k:
         check.fail(
-            f"the last {_plural(left_over, 'batch')} of the epoch (a short window) never reached "
-            f"the optimizer: {num_batches} batches with accumulation_steps = {k} need "
-            f"{len(expected)} steps. Also step after the last batch."
+            _(
+                "the last {value1} of the epoch (a short window) never reached the optimizer: "
+                "{num_batches} batches with accumulation_steps = {k} need {value4} steps. Also "
+                "step after the last batch."
+            ).format(value1=_plural(left_over, 'batch'), num_batches=num_batches, k=k,
+                     value4=len(expected))
         )
     if stepped != expected or left_over:
-        check.fail(f"the steps followed {stepped} backward passes (with {left_over} left over); "
-                   f"expected windows of {expected} for {num_batches} batches and "
-                   f"accumulation_steps = {k}.")
+        check.fail(_(
+            "the steps followed {stepped} backward passes (with {left_over} left over); "
+            "expected windows of {expected} for {num_batches} batches and accumulation_steps = "
+            "{k}."
+        ).format(stepped=stepped, left_over=left_over, expected=expected, num_batches=num_batches,
+                 k=k))
     check.case()
 
 
@@ -876,8 +980,10 @@ def num_update_steps(num_update_steps: Callable,
             number = _as_int(got)
             if number is None:
                 check.fail(
-                    f"for {case} you returned {got!r} ({type(got).__name__}): a number of "
-                    "steps is an int. Use math.ceil(...) or integer arithmetic, not plain /."
+                    _(
+                        "for {case} you returned {got!r} ({value3}): a number of steps is an "
+                        "int. Use math.ceil(...) or integer arithmetic, not plain /."
+                    ).format(case=case, got=got, value3=type(got).__name__)
                 )
             got = number
             if got != want:
@@ -885,7 +991,9 @@ def num_update_steps(num_update_steps: Callable,
             check.case()
             first = first or (f"e.g. {_plural(batches, 'batch')} × {_plural(epochs, 'epoch')}, "
                               f"accumulation {k}: {want}")
-        check.case(f"{first} optimizer steps")
+        check.case(_(
+            "{first} optimizer steps"
+        ).format(first=first))
 
 
 def _as_int(value: Any) -> int | None:
@@ -908,25 +1016,39 @@ def _name_update_mistake(got: int, want: int, batches: int, epochs: int, k: int,
     if got == batches * epochs:
         end = 1 - want / got
         return (
-            f"the schedule is sized without dividing by the accumulation steps: {shown}, so a "
-            f"schedule over {got} steps would stop at {end:.0%} of its peak learning rate "
-            "instead of reaching 0. Divide the batches of an epoch by accumulation_steps."
+            _(
+                "the schedule is sized without dividing by the accumulation steps: {shown}, so "
+                "a schedule over {got} steps would stop at {end:.0%} of its peak learning rate "
+                "instead of reaching 0. Divide the batches of an epoch by accumulation_steps."
+            ).format(shown=shown, got=got, end=end)
         )
     if got == epochs * (batches // k):
-        return (f"floor division drops the step of the last, short window: {shown}. Count a "
-                "partial window as one step: math.ceil(num_batches / accumulation_steps).")
+        return (_(
+            "floor division drops the step of the last, short window: {shown}. Count a partial "
+            "window as one step: math.ceil(num_batches / accumulation_steps)."
+        ).format(shown=shown))
     if got == batches * epochs // k and got != math.ceil(batches * epochs / k):
-        return (f"floor division drops the step of each short last window: {shown}. An epoch "
-                "of num_batches batches ends with a (possibly short) window that still gets "
-                "its optimizer step, so count ⌈num_batches / accumulation_steps⌉ per epoch "
-                "(math.ceil), times epochs.")
+        return (_(
+            "floor division drops the step of each short last window: {shown}. An epoch of "
+            "num_batches batches ends with a (possibly short) window that still gets its "
+            "optimizer step, so count ⌈num_batches / accumulation_steps⌉ per epoch "
+            "(math.ceil), times epochs."
+        ).format(shown=shown))
     if got in (math.ceil(batches * epochs / k), batches * epochs // k):
-        return (f"windows do not run across epochs: each epoch ends with its own (possibly "
-                f"short) window and step, so count ⌈num_batches / accumulation_steps⌉ per "
-                f"epoch, times epochs ({shown}).")
+        return (_(
+            "windows do not run across epochs: each epoch ends with its own (possibly short) "
+            "window and step, so count ⌈num_batches / accumulation_steps⌉ per epoch, times "
+            "epochs ({shown})."
+        ).format(shown=shown))
     if got == math.ceil(batches / k):
-        return f"that is one epoch: multiply by the number of epochs ({shown})."
+        return _(
+            "that is one epoch: multiply by the number of epochs ({shown})."
+        ).format(shown=shown)
     if got == batches * epochs * k:
-        return (f"multiplied by accumulation_steps instead of dividing: accumulation means "
-                f"fewer optimizer steps ({shown}).")
-    return f"{shown}: epochs × ⌈num_batches / accumulation_steps⌉."
+        return (_(
+            "multiplied by accumulation_steps instead of dividing: accumulation means fewer "
+            "optimizer steps ({shown})."
+        ).format(shown=shown))
+    return _(
+        "{shown}: epochs × ⌈num_batches / accumulation_steps⌉."
+    ).format(shown=shown)
